@@ -1,0 +1,63 @@
+"""One small registry used for datasets, aligners, feature extractors, models and metrics.
+
+Entries are either objects or lazy ``"module:attr"`` strings, imported only when looked up,
+so registering a torch model never imports torch at CLI start-up.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from typing import Any, Iterator
+
+from .errors import UserError
+
+
+class Registry:
+    """Maps a name to an object or a lazy ``"package.module:attr"`` target."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, Any] = {}
+        self._help: dict[str, str] = {}
+
+    def register(self, name: str, target: Any = None, *, help: str = ""):
+        """Register ``target`` under ``name``; usable as a decorator when target is omitted."""
+        if target is None:
+            def decorator(obj):
+                self.register(name, obj, help=help)
+                return obj
+            return decorator
+        if name in self._entries:
+            raise ValueError(f"{self.kind} '{name}' is registered twice")
+        self._entries[name] = target
+        self._help[name] = help
+        return target
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def help(self, name: str) -> str:
+        return self._help.get(name, "")
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def get(self, name: str) -> Any:
+        """The registered object; lazy targets are imported on first use."""
+        if name not in self._entries:
+            close = difflib.get_close_matches(name, self._entries, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise UserError(
+                f"unknown {self.kind} '{name}'{hint} (known: {', '.join(self.names()) or 'none'})"
+            )
+        target = self._entries[name]
+        if isinstance(target, str):
+            module_name, _, attr = target.partition(":")
+            module = importlib.import_module(module_name)
+            target = getattr(module, attr) if attr else module
+            self._entries[name] = target
+        return target
