@@ -1,12 +1,18 @@
-"""`histalk-bench synth` (placeholder until its issue lands)."""
+"""`histalk-bench synth`: the embedded synthetic corpus in a real dataset layout."""
 
 import click
 
-from ..errors import NotImplementedYet
 
+@click.command("synth")
+@click.option("--layout", type=click.Choice(["vocaset", "biwi"]), default="vocaset", show_default=True,
+              help="vocaset: the raw release files; biwi: the processed layout.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Directory to write.")
+@click.option("--subjects", default=4, show_default=True, help="Number of subjects (speakers).")
+@click.option("--sentences", default=6, show_default=True, help="Sentences per subject.")
+@click.option("--seed", default=0, show_default=True, help="Random seed (output is deterministic).")
+def synth(layout, out, subjects, sentences, seed):
+    """Write the synthetic corpus (espeak-ng speech, procedural face) with exact TextGrids."""
+    from ..synth import write_synthetic_corpus
 
-@click.command("synth", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def synth(args):
-    """Not implemented yet."""
-    raise NotImplementedYet("synth")
+    path = write_synthetic_corpus(out, layout=layout, n_subjects=subjects, n_sentences=sentences, seed=seed)
+    click.echo(f"wrote a synthetic {layout} corpus ({subjects} subjects x {sentences} sentences) to {path}")

@@ -1,0 +1,147 @@
+"""Speech with exact phone and word times from espeak-ng (the ``espeakng-loader`` wheel).
+
+Only the C API's synthesis callback reports WORD and PHONEME events with sample positions, so
+the library is driven through ctypes in synchronous mode with phoneme events enabled.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+_EVENT_LIST_TERMINATED = 0
+_EVENT_WORD = 1
+_EVENT_PHONEME = 7
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_INITIALIZE_PHONEME_EVENTS = 0x0001
+_PARAM_RATE, _PARAM_PITCH, _PARAM_RANGE = 1, 3, 4
+_SILENCES = {"_", "_:", "_!", "_|", "||", ""}
+
+
+class _EventId(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class _Event(ctypes.Structure):
+    """``espeak_EVENT`` of speak_lib.h (espeak-ng 1.52)."""
+
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _EventId),
+    ]
+
+
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A synthetic speaker: espeak voice name, rate (words/min), pitch and pitch range (0-100)."""
+
+    name: str = "en-us"
+    rate: int = 165
+    pitch: int = 50
+    pitch_range: int = 50
+
+
+@dataclass
+class Utterance:
+    """audio: (N,) float32 in [-1, 1] at ``sample_rate``; phones/words: (start s, end s, label)."""
+
+    audio: np.ndarray
+    sample_rate: int
+    phones: list[tuple[float, float, str]]
+    words: list[tuple[float, float, str]]
+    stressed: list[bool]  # per phone: carries primary stress
+
+
+class _Espeak:
+    """The process-wide espeak-ng library (it keeps global state, so calls are serialised)."""
+
+    _lock = threading.Lock()
+    _instance: "_Espeak | None" = None
+
+    def __init__(self):
+        import espeakng_loader
+
+        self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        self.lib.espeak_Initialize.restype = ctypes.c_int
+        self.sample_rate = self.lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS, 0, espeakng_loader.get_data_path().encode(), _INITIALIZE_PHONEME_EVENTS
+        )
+        if self.sample_rate <= 0:
+            raise RuntimeError("espeak-ng failed to initialise (espeakng-loader data not found)")
+        self._chunks: list[np.ndarray] = []
+        self._events: list[tuple[int, int, int, int, str]] = []
+        self._callback = _CALLBACK(self._on_synth)
+        self.lib.espeak_SetSynthCallback(self._callback)
+
+    @classmethod
+    def get(cls) -> "_Espeak":
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def _on_synth(self, wav, n_samples, events):
+        if n_samples > 0:
+            self._chunks.append(np.ctypeslib.as_array(wav, shape=(n_samples,)).copy())
+        index = 0
+        while events[index].type != _EVENT_LIST_TERMINATED:
+            event = events[index]
+            label = event.id.string.split(b"\0")[0].decode("ascii", "replace") if event.type == _EVENT_PHONEME else ""
+            self._events.append((event.type, event.sample, event.text_position, event.length, label))
+            index += 1
+        return 0
+
+    def synthesise(self, text: str, voice: Voice) -> tuple[np.ndarray, list]:
+        with self._lock:
+            self._chunks, self._events = [], []
+            self.lib.espeak_SetVoiceByName(voice.name.encode())
+            self.lib.espeak_SetParameter(_PARAM_RATE, int(voice.rate), 0)
+            self.lib.espeak_SetParameter(_PARAM_PITCH, int(voice.pitch), 0)
+            self.lib.espeak_SetParameter(_PARAM_RANGE, int(voice.pitch_range), 0)
+            encoded = text.encode("utf-8")
+            self.lib.espeak_Synth(encoded, len(encoded) + 1, 0, 1, 0, 0, None, None)
+            self.lib.espeak_Synchronize()
+            audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+            return audio, list(self._events)
+
+
+def synthesise(text: str, voice: Voice = Voice()) -> Utterance:
+    """Speak ``text``; phone boundaries are consecutive PHONEME event samples, words span their phones."""
+    engine = _Espeak.get()
+    samples, events = engine.synthesise(text, voice)
+    rate = engine.sample_rate
+    n_samples = len(samples)
+    phone_events = [(sample, label) for kind, sample, _, _, label in events if kind == _EVENT_PHONEME]
+    word_events = [(sample, pos, length) for kind, sample, pos, length, _ in events if kind == _EVENT_WORD]
+
+    phones, stressed, phone_samples = [], [], []
+    for i, (sample, label) in enumerate(phone_events):
+        end = phone_events[i + 1][0] if i + 1 < len(phone_events) else n_samples
+        if label in _SILENCES or end <= sample:
+            continue
+        clean = label.replace("'", "").replace(",", "")
+        phones.append((sample / rate, end / rate, clean))
+        stressed.append("'" in label)
+        phone_samples.append((sample, end))
+
+    words = []
+    for i, (sample, position, length) in enumerate(word_events):
+        next_start = word_events[i + 1][0] if i + 1 < len(word_events) else n_samples + 1
+        inside = [(s, e) for s, e in phone_samples if sample <= s < next_start]
+        if not inside:
+            continue
+        label = text[position - 1 : position - 1 + length].strip(".,;:!?\"'").lower()
+        words.append((inside[0][0] / rate, inside[-1][1] / rate, label))
+    audio = (samples.astype(np.float32) / 32768.0).astype(np.float32)
+    return Utterance(audio=audio, sample_rate=rate, phones=phones, words=words, stressed=stressed)
