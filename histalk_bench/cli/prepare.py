@@ -1,12 +1,73 @@
-"""`histalk-bench prepare` (placeholder until its issue lands)."""
+"""`histalk-bench prepare vocaset|biwi`: a dataset release into the HDF5 cache."""
+
+from __future__ import annotations
 
 import click
 
-from ..errors import NotImplementedYet
+
+def _common_options(function):
+    options = [
+        click.option("--root", type=click.Path(), required=True, help="Folder of the dataset release."),
+        click.option("--out", type=click.Path(dir_okay=False), required=True, help="Cache file to write (.h5)."),
+        click.option("--aligner", default="none", show_default=True,
+                     help="none | auto | oracle | pocketsphinx | mfa | textgrid:DIR"),
+        click.option("--features", default="wav2vec2", show_default=True,
+                     help="Comma-separated feature extractors (wav2vec2, mel) or 'none'."),
+        click.option("--wav2vec2-model", default=None, help="Local folder (or hub id) of wav2vec2 weights."),
+        click.option("--wav2vec2-layer", type=int, default=None, help="Store one hidden layer instead of all."),
+        click.option("--regions", default=None, help="FLAME_masks.pkl, a folder with lve.txt+fdd.txt, or 'LIP,UPPER'."),
+        click.option("--regions-preset", default=None,
+                     help="Check the region files against a pinned protocol: codetalker-biwi, facediffuser-vocaset, flame-masks."),
+        click.option("--landmarks", default=None, help="FLAME landmark embedding folder, or a vertex-id file."),
+        click.option("--mesh", default=None, help="Mesh with the dataset's faces (e.g. FLAME_sample.ply)."),
+        click.option("--transcripts", default=None, help="Transcript folder (VOCASET) or sentences.txt (BIWI)."),
+        click.option("--textgrids", default=None, type=click.Path(file_okay=False), help="Also write alignments as TextGrids here."),
+        click.option("--mfa-bin", default=None, help="Path of the 'mfa' executable."),
+        click.option("--mfa-dictionary", default=None, help="MFA dictionary name or path."),
+        click.option("--mfa-acoustic-model", default=None, help="MFA acoustic model name or path."),
+        click.option("--subjects", default=None, help="Only these subjects (comma-separated)."),
+        click.option("--limit", type=int, default=None, help="Only the first N sequences."),
+        click.option("--jobs", type=int, default=1, show_default=True, help="Parallel readers."),
+        click.option("--skip-bad", is_flag=True, help="Report and skip bad sequences instead of stopping."),
+        click.option("--force", is_flag=True, help="Rebuild from scratch, ignoring finished work."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
 
 
-@click.command("prepare", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def prepare(args):
-    """Not implemented yet."""
-    raise NotImplementedYet("prepare")
+def _run(dataset: str, kwargs: dict) -> None:
+    from ..datasets import DATASETS
+
+    aligner_options = {k: kwargs.pop(k) for k in ("mfa_bin", "mfa_dictionary", "mfa_acoustic_model") if kwargs.get(k)}
+    feature_options = {"wav2vec2_model": kwargs.pop("wav2vec2_model"), "layer": kwargs.pop("wav2vec2_layer")}
+    for key in ("mfa_bin", "mfa_dictionary", "mfa_acoustic_model"):
+        kwargs.pop(key, None)
+    subjects = kwargs.pop("subjects")
+    quiet = kwargs.pop("quiet")
+    prepare = DATASETS.get(dataset)
+    summary = prepare(subjects=subjects.split(",") if subjects else None, aligner_options=aligner_options,
+                      feature_options=feature_options, progress=not quiet, **kwargs)
+    click.echo(summary.line())
+
+
+@click.group("prepare")
+def prepare():
+    """Read a dataset release into the HDF5 cache (vertices, 16 kHz audio, templates, regions,
+    landmarks, alignments, features). Re-running resumes; finished sequences are kept."""
+
+
+@prepare.command("vocaset")
+@_common_options
+def vocaset(**kwargs):
+    """VOCASET: raw release (data_verts.npy, subj_seq_to_idx.pkl, raw_audio_fixed.pkl, templates.pkl)
+    or processed layout (vertices_npy/, wav/, templates.pkl), stored at 30 fps."""
+    _run("vocaset", kwargs)
+
+
+@prepare.command("biwi")
+@_common_options
+def biwi(**kwargs):
+    """BIWI processed layout (vertices_npy/<subject>_eNN.npy at 25 fps, wav/, templates.pkl)."""
+    _run("biwi", kwargs)

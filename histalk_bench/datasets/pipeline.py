@@ -1,0 +1,266 @@
+"""The preparation pipeline shared by every dataset recipe.
+
+A recipe lists its sequences as :class:`SourceSequence` (loaders, not arrays) plus the
+per-dataset header (templates, faces, regions, landmark map); :func:`run_prepare` validates,
+aligns, extracts features and writes each sequence as an atomic shard, in batches, then
+finalizes the cache.  Memory holds one batch of sequences at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import click
+import numpy as np
+
+from ..cache import Cache, CacheWriter, SequenceData
+from ..errors import UserError
+from ..progress import progress_bar
+from .landmarks import LandmarkMap, check_map, select_by_motion
+from .regions import Region, check_in_range
+
+BATCH = 16
+
+
+@dataclass
+class SourceSequence:
+    """One sequence of a release. ``load_vertices() -> (T, V, 3)`` at the cache fps,
+    ``load_audio() -> (N,)`` float32 16 kHz; both raise UserError naming their file."""
+
+    subject: str
+    sentence: str
+    split: str
+    transcript: str
+    load_vertices: Callable[[], np.ndarray]
+    load_audio: Callable[[], np.ndarray]
+    vertex_source: str
+
+
+@dataclass
+class DatasetHeader:
+    dataset: str
+    fps: float
+    n_vertices: int
+    templates: dict[str, np.ndarray]
+    faces: np.ndarray | None = None
+    regions: dict[str, Region] = field(default_factory=dict)
+    landmarks: LandmarkMap | None = None
+    landmark_candidates: np.ndarray | None = None  # used when landmarks must be selected
+
+
+@dataclass
+class PrepareOptions:
+    aligner: str = "none"
+    features: str = "none"
+    force: bool = False
+    skip_bad: bool = False
+    jobs: int = 1
+    textgrids: str | None = None
+    corpus_root: str | None = None
+    aligner_options: dict = field(default_factory=dict)
+    feature_options: dict = field(default_factory=dict)
+    progress: bool = True
+
+
+@dataclass
+class PrepareSummary:
+    path: Path
+    written: int = 0
+    reused: int = 0
+    skipped_bad: list[str] = field(default_factory=list)
+    alignment_failed: list[str] = field(default_factory=list)
+    up_to_date: bool = False
+
+    def line(self) -> str:
+        if self.up_to_date:
+            return f"{self.path}: up to date, nothing to do"
+        parts = [f"{self.written} sequences written", f"{self.reused} reused"]
+        if self.skipped_bad:
+            parts.append(f"{len(self.skipped_bad)} bad sequences skipped ({', '.join(self.skipped_bad[:5])})")
+        if self.alignment_failed:
+            parts.append(f"{len(self.alignment_failed)} alignments failed and stored as missing")
+        return f"{self.path}: " + ", ".join(parts)
+
+
+def validate_vertices(vertices: np.ndarray, n_vertices: int, source: str) -> np.ndarray:
+    """(T, V, 3) float32 with the expected V and finite values, else a one-line UserError."""
+    if vertices.ndim != 3 or vertices.shape[1:] != (n_vertices, 3):
+        raise UserError(f"wrong vertex count: got shape {tuple(vertices.shape)}, expected (T, {n_vertices}, 3)", source)
+    if vertices.shape[0] == 0:
+        raise UserError("sequence has no frames", source)
+    vertices = np.ascontiguousarray(vertices, dtype=np.float32)
+    if not np.all(np.isfinite(vertices)):
+        raise UserError("vertices contain NaN or infinite values", source)
+    return vertices
+
+
+def _validate_header(header: DatasetHeader) -> None:
+    for subject, template in header.templates.items():
+        if np.asarray(template).reshape(-1, 3).shape[0] != header.n_vertices:
+            raise UserError(f"template of '{subject}' has {np.asarray(template).reshape(-1, 3).shape[0]} vertices, "
+                            f"expected {header.n_vertices}", "templates.pkl")
+    check_in_range(header.regions, header.n_vertices)
+    if header.landmarks is not None:
+        check_map(header.landmarks, header.n_vertices)
+
+
+def _select_landmarks(header: DatasetHeader, sources: list[SourceSequence]) -> LandmarkMap:
+    """Motion-energy FPS over up to 12 training sequences (deterministic)."""
+    train = [s for s in sources if s.split == "train"][:12] or sources[:12]
+    energy = np.zeros(header.n_vertices)
+    for source in train:
+        vertices = source.load_vertices()
+        energy += vertices.astype(np.float64).var(axis=0).sum(axis=-1)
+    template = next(iter(header.templates.values()))
+    candidates = header.landmark_candidates if header.landmark_candidates is not None else np.arange(header.n_vertices)
+    return select_by_motion(energy, np.asarray(template).reshape(-1, 3), candidates)
+
+
+def _run_config(header: DatasetHeader, options: PrepareOptions, extractors, root_config: dict) -> dict:
+    return {**root_config, "aligner": options.aligner,
+            "features": {e.cache_name: e.config() for e in extractors},
+            "regions": {name: r.sha256 for name, r in header.regions.items()},
+            "landmarks": header.landmarks.source if header.landmarks else None}
+
+
+def _needs_work(seq: SequenceData | None, options: PrepareOptions, extractors) -> bool:
+    if seq is None:
+        return True
+    if options.aligner != "none" and seq.attrs.get("aligner") != options.aligner:
+        return True
+    configs = json.loads(seq.attrs.get("feature_configs", "{}"))
+    return any(configs.get(e.cache_name) != e.config() for e in extractors)
+
+
+def _make_aligner(options: PrepareOptions):
+    if options.aligner == "none":
+        return None
+    from ..align.factory import make_aligner
+
+    return make_aligner(options.aligner, corpus_root=options.corpus_root, **options.aligner_options)
+
+
+def _make_extractors(options: PrepareOptions):
+    if options.features in ("", "none", None):
+        return []
+    from ..features.factory import make_extractors
+
+    return make_extractors(options.features, **options.feature_options)
+
+
+def run_prepare(out: str | os.PathLike, header: DatasetHeader, sources: list[SourceSequence],
+                options: PrepareOptions, root_config: dict) -> PrepareSummary:
+    """Write the cache at ``out``; returns a summary. Raises UserError on bad input
+    (then nothing is left behind) unless ``options.skip_bad``."""
+    out = Path(out)
+    _validate_header(header)
+    extractors = _make_extractors(options)
+    aligner = _make_aligner(options)
+    config = _run_config(header, options, extractors, root_config)
+    summary = PrepareSummary(out)
+
+    if out.exists() and not options.force:
+        try:
+            with Cache(out) as existing:
+                present = {(r.subject, r.sentence) for r in existing.sequences()}
+                wanted = {(s.subject, s.sentence) for s in sources}
+                if existing.config == json.loads(json.dumps(config, sort_keys=True, default=str)) and wanted <= present:
+                    summary.up_to_date = True
+                    return summary
+        except UserError:
+            pass
+
+    if header.landmarks is None:
+        header.landmarks = _select_landmarks(header, sources)
+    writer = CacheWriter(out, dataset=header.dataset, fps=header.fps, n_vertices=header.n_vertices,
+                         config=config, force=options.force)
+    writer.set_templates(header.templates)
+    if header.faces is not None:
+        writer.set_faces(header.faces)
+    for name, region in header.regions.items():
+        writer.set_region(name, region.ids, source=region.source, sha256=region.sha256)
+    writer.set_landmark_map(header.landmarks.vertex_ids, header.landmarks.weights,
+                            source=header.landmarks.source, kind=header.landmarks.kind)
+
+    kept: list[tuple[str, str]] = []
+    try:
+        pending: list[tuple[SourceSequence, SequenceData | None]] = []
+        for source in sources:
+            existing = writer.load_done(source.subject, source.sentence) if writer.is_done(source.subject, source.sentence) else None
+            if not _needs_work(existing, options, extractors):
+                summary.reused += 1
+                kept.append((source.subject, source.sentence))
+            else:
+                pending.append((source, existing))
+        with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+            bar = progress_bar(range(len(pending)), desc=f"prepare {header.dataset}", enabled=options.progress)
+            bar_iter = iter(bar)
+            for start in range(0, len(pending), BATCH):
+                batch = pending[start : start + BATCH]
+                loaded = list(pool.map(lambda item: _load(item, header, options, summary), batch))
+                loaded = [seq for seq in loaded if seq is not None]
+                if aligner is not None:
+                    _align(aligner, loaded, options, summary)
+                for extractor in extractors:
+                    outputs = extractor.extract_batch([seq.audio for seq in loaded])
+                    for seq, array in zip(loaded, outputs):
+                        seq.features[extractor.cache_name] = (array, extractor.rate)
+                for seq in loaded:
+                    configs = json.loads(seq.attrs.get("feature_configs", "{}"))
+                    configs.update({e.cache_name: e.config() for e in extractors})
+                    seq.attrs["feature_configs"] = json.dumps(configs, sort_keys=True)
+                    seq.landmarks = header.landmarks.apply(seq.vertices)
+                    writer.write_sequence(seq)
+                    kept.append((seq.subject, seq.sentence))
+                    summary.written += 1
+                for _ in batch:
+                    next(bar_iter, None)
+    except UserError:
+        writer.abandon()
+        raise
+    writer.finalize(keep=kept)
+    return summary
+
+
+def _load(item, header: DatasetHeader, options: PrepareOptions, summary: PrepareSummary) -> SequenceData | None:
+    source, existing = item
+    try:
+        if existing is not None:
+            existing.split, existing.transcript = source.split, source.transcript or existing.transcript
+            return existing
+        vertices = validate_vertices(source.load_vertices(), header.n_vertices, source.vertex_source)
+        audio = source.load_audio()
+        return SequenceData(source.subject, source.sentence, vertices, audio, split=source.split,
+                            transcript=source.transcript)
+    except UserError as exc:
+        if not options.skip_bad:
+            raise
+        summary.skipped_bad.append(f"{source.subject}/{source.sentence}")
+        click.echo(f"skipped: {exc}", err=True)
+        return None
+
+
+def _align(aligner, sequences: list[SequenceData], options: PrepareOptions, summary: PrepareSummary) -> None:
+    from ..align.base import AlignmentFailure, AlignRequest
+
+    requests = [AlignRequest(s.subject, s.sentence, s.audio, s.transcript) for s in sequences]
+    for seq, result in zip(sequences, aligner.align_many(requests)):
+        seq.attrs["aligner"] = options.aligner
+        if isinstance(result, AlignmentFailure):
+            seq.phones = seq.words = None
+            seq.attrs["alignment_error"] = result.reason
+            summary.alignment_failed.append(f"{seq.subject}/{seq.sentence}")
+            click.echo(f"alignment failed for {seq.subject}/{seq.sentence}: {result.reason}", err=True)
+            continue
+        seq.attrs.pop("alignment_error", None)
+        seq.phones, seq.words = result.phones, result.words
+        if options.textgrids:
+            from ..align.textgrid_io import write_textgrid
+
+            write_textgrid(Path(options.textgrids) / seq.subject / f"{seq.sentence}.TextGrid", result,
+                           len(seq.audio) / 16000.0)
