@@ -1,19 +1,65 @@
-"""`histalk-bench compare` and `leaderboard` (placeholder until the evaluator issue lands)."""
+"""`histalk-bench compare` and `histalk-bench leaderboard`."""
 
 import click
 
-from ..errors import NotImplementedYet
+
+def _split_models(ctx, param, value):
+    names = [n for item in value for n in item.replace(",", " ").split()]
+    if not names:
+        raise click.BadParameter("name at least one model")
+    return names
 
 
-@click.command("compare", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def compare(args):
-    """Not implemented yet."""
-    raise NotImplementedYet("compare")
+class _ModelsOption(click.Option):
+    """--models a b c: takes every following word up to the next option."""
+
+    def add_to_parser(self, parser, ctx):
+        super().add_to_parser(parser, ctx)
+        option = parser._long_opt.get("--models")
+        original = option.process
+
+        def process(value, state):
+            values = [value]
+            while state.rargs and not state.rargs[0].startswith("-"):
+                values.append(state.rargs.pop(0))
+            original(" ".join(values), state)
+
+        option.process = process
 
 
-@click.command("leaderboard", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def leaderboard(args):
-    """Not implemented yet."""
-    raise NotImplementedYet("leaderboard")
+@click.command("compare")
+@click.option("--models", cls=_ModelsOption, multiple=True, required=True, callback=_split_models,
+              help="Models to compare, e.g. --models histalk faceformer static mean.")
+@click.option("--data", required=True, type=click.Path(), help="Prepared cache (.h5).")
+@click.option("--split", default="test", show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--run", "runs", multiple=True, help="NAME=RUN_DIR for trained models (default: runs/NAME if present).")
+@click.option("--force", is_flag=True, help="Re-run predictions even when stored ones exist.")
+@click.option("--lrp-threshold", type=float, default=None)
+def compare(models, data, split, out, runs, force, lrp_threshold):
+    """Predict and evaluate several models; write leaderboard.csv, leaderboard.md and plots/."""
+    from ..errors import UserError
+    from ..evaluate_compare import run_compare
+
+    run_dirs = {}
+    for item in runs:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise UserError(f"--run expects NAME=RUN_DIR, got '{item}'")
+        run_dirs[name] = path
+    csv_path = run_compare(models, data, split, out, runs=run_dirs, force=force, lrp_threshold=lrp_threshold)
+    click.echo((csv_path.parent / "leaderboard.md").read_text())
+    click.echo(f"wrote {csv_path}, {csv_path.parent / 'leaderboard.md'} and {csv_path.parent / 'plots'}/")
+
+
+@click.command("leaderboard")
+@click.argument("folders", nargs=-1, required=True, type=click.Path())
+@click.option("--out", default=None, type=click.Path(file_okay=False), help="Where to write (default: the first folder).")
+def leaderboard(folders, out):
+    """Rebuild leaderboard.csv/.md from stored scores.json files, without running any model."""
+    from ..report import find_scores, load_scores, write_leaderboard
+
+    scores = load_scores(find_scores(list(folders)))
+    csv_path, md_path = write_leaderboard(scores, out or folders[0])
+    click.echo(md_path.read_text())
+    click.echo(f"wrote {csv_path} and {md_path}")

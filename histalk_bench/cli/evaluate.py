@@ -1,12 +1,27 @@
-"""`histalk-bench evaluate` (placeholder until its issue lands)."""
+"""`histalk-bench evaluate`: score predictions against a prepared cache."""
 
 import click
 
-from ..errors import NotImplementedYet
 
+@click.command("evaluate")
+@click.option("--pred", required=True, type=click.Path(), help="Predictions .h5, or a folder of <subject>_<sentence>[_condition_<spk>].npy files.")
+@click.option("--data", required=True, type=click.Path(), help="Prepared cache (.h5).")
+@click.option("--split", default="test", show_default=True, help="Split to score (test, test_a, test_b, val, ...).")
+@click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write scores.json here.")
+@click.option("--allow-missing", is_flag=True, help="Score the sequences that have predictions and list the others.")
+@click.option("--lrp-threshold", type=float, default=None, help="LRP threshold in data units (default per dataset).")
+@click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
+def evaluate(pred, data, split, out, allow_missing, lrp_threshold, seed):
+    """LVE, FDD, MVE and LRP with 95% bootstrap intervals (raw values; display scaling beside)."""
+    from ..evaluate import evaluate as run
 
-@click.command("evaluate", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def evaluate(args):
-    """Not implemented yet."""
-    raise NotImplementedYet("evaluate")
+    scores = run(pred, data, split, allow_missing=allow_missing, lrp_threshold=lrp_threshold, seed=seed, out=out)
+    scale = scores["display_scale"]
+    if scores["missing_sequences"]:
+        click.echo(f"warning: {len(scores['missing_sequences'])} sequences had no prediction and were not scored", err=True)
+    click.echo(f"{scores['model']} on {scores['dataset']}/{split}: {scores['n_sequences']} sequences")
+    for metric, value in scores["metrics"].items():
+        low, high = scores["ci95"][metric]
+        click.echo(f"  {metric.upper():4s} {value * scale[metric]:10.4f}  [{low * scale[metric]:.4f}, {high * scale[metric]:.4f}]  (x{scale[metric]:g})")
+    if out:
+        click.echo(f"wrote {out}")

@@ -1,0 +1,166 @@
+"""Predictions + cache -> scores.json: one evaluator for our models and other repositories' outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .cache import Cache
+from .errors import UserError
+from .metrics.accumulate import MetricAccumulator
+from .metrics.bootstrap import confidence_intervals
+from .metrics.functional import ALL, LRP_THRESHOLD, display_scale
+
+REGION_HELP = {
+    "biwi": "get CodeTalker's BIWI/regions/lve.txt and fdd.txt and re-run 'histalk-bench prepare biwi ... "
+            "--regions DIR --regions-preset codetalker-biwi'",
+    "vocaset": "get FLAME_masks.pkl (FLAME website) or FaceDiffuser's data/vocaset/regions/lve.txt and fdd.txt and "
+               "re-run 'histalk-bench prepare vocaset ... --regions PATH' (presets: flame-masks, facediffuser-vocaset)",
+}
+
+
+class NpyPredictions:
+    """A folder of ``<subject>_<sentence>.npy`` or ``<subject>_<sentence>_condition_<speaker>.npy``
+    files shaped (T, V*3) or (T, V, 3), as FaceFormer, CodeTalker and SelfTalk write them."""
+
+    def __init__(self, folder: Path, keys: list[tuple[str, str]]):
+        self.folder = folder
+        self.files: dict[tuple[str, str], dict[str | None, Path]] = {}
+        known = {f"{s}_{t}": (s, t) for s, t in keys}
+        for path in sorted(folder.glob("*.npy")):
+            stem = path.stem
+            base, _, condition = stem.partition("_condition_")
+            if base in known:
+                self.files.setdefault(known[base], {})[condition or None] = path
+        self.name = folder.name
+
+    def has(self, subject: str, sentence: str) -> bool:
+        return (subject, sentence) in self.files
+
+    def get(self, subject: str, sentence: str, n_vertices: int) -> dict[str | None, np.ndarray]:
+        out = {}
+        for condition, path in self.files[(subject, sentence)].items():
+            array = np.load(path, allow_pickle=False)
+            if array.ndim == 2 and array.shape[1] % 3 == 0:
+                array = array.reshape(array.shape[0], -1, 3)
+            out[condition] = _checked(array, n_vertices, str(path))
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+class H5Predictions:
+    """A predictions HDF5 written by ``predict``/``compare``."""
+
+    def __init__(self, path: Path):
+        from .predictions import PredictionReader
+
+        self.reader = PredictionReader(path)
+        self.path = path
+        self.name = self.reader.attrs.get("model", path.stem)
+
+    def has(self, subject: str, sentence: str) -> bool:
+        return self.reader.has(subject, sentence)
+
+    def get(self, subject: str, sentence: str, n_vertices: int) -> dict[str | None, np.ndarray]:
+        return {c: _checked(self.reader.vertices(subject, sentence, c), n_vertices, f"{self.path} [{subject}/{sentence}]")
+                for c in self.reader.conditions(subject, sentence)}
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def _checked(array: np.ndarray, n_vertices: int, source: str) -> np.ndarray:
+    if array.ndim != 3 or array.shape[1:] != (n_vertices, 3):
+        raise UserError(f"wrong vertex count: prediction shaped {tuple(array.shape)}, expected (T, {n_vertices}, 3)", source)
+    if array.shape[0] == 0:
+        raise UserError("prediction has no frames", source)
+    if not np.all(np.isfinite(array)):
+        raise UserError("prediction contains NaN or infinite values", source)
+    return array
+
+
+def open_predictions(path: str | os.PathLike, keys: list[tuple[str, str]]):
+    path = Path(path)
+    if path.is_dir():
+        return NpyPredictions(path, keys)
+    if not path.exists():
+        raise UserError("predictions not found", path)
+    return H5Predictions(path)
+
+
+def required_regions(cache: Cache) -> tuple[np.ndarray, np.ndarray]:
+    regions = cache.regions()
+    missing = [name for name in ("lip", "upper_face") if name not in regions]
+    if missing:
+        raise UserError(f"the cache has no {' and '.join(missing)} region, so LVE/FDD cannot be computed: "
+                        + REGION_HELP.get(cache.dataset, "re-run prepare with --regions PATH"), cache.path)
+    for name in ("lip", "upper_face"):
+        ids = regions[name]
+        if ids.size == 0 or ids.min() < 0 or ids.max() >= cache.n_vertices:
+            raise UserError(f"region '{name}' has ids out of range for {cache.n_vertices} vertices", cache.path)
+    return regions["lip"], regions["upper_face"]
+
+
+def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, allow_missing: bool = False,
+             lrp_threshold: float | None = None, seed: int = 0, out: str | os.PathLike | None = None,
+             model: str | None = None) -> dict:
+    """Score predictions against the cache's ``split``; returns (and optionally writes) the scores dict."""
+    with Cache(data) as cache:
+        refs = cache.sequences(split)
+        if not refs:
+            raise UserError(f"no sequences in split '{split}'", data)
+        lip_ids, upper_ids = required_regions(cache)
+        threshold = float(lrp_threshold if lrp_threshold is not None else LRP_THRESHOLD.get(cache.dataset, 1e-3))
+        source = open_predictions(pred, [(r.subject, r.sentence) for r in cache.sequences()])
+        try:
+            missing = [r.key for r in refs if not source.has(r.subject, r.sentence)]
+            if missing and not allow_missing:
+                raise UserError(f"{len(missing)} of {len(refs)} sequences have no prediction: "
+                                f"{', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''} (use --allow-missing to score the rest)", pred)
+            if len(missing) == len(refs):
+                raise UserError("no prediction matches any sequence of the split", pred)
+            accumulator = MetricAccumulator(lip_ids, upper_ids, threshold)
+            for ref in refs:
+                if not source.has(ref.subject, ref.sentence):
+                    continue
+                predictions = source.get(ref.subject, ref.sentence, cache.n_vertices)
+                accumulator.update(ref.subject, ref.sentence, predictions, cache.vertices(ref.subject, ref.sentence),
+                                   cache.template(ref.subject))
+            name = model or source.name
+        finally:
+            source.close()
+        values = accumulator.compute()
+        scores = {
+            "model": name,
+            "dataset": cache.dataset,
+            "split": split,
+            "n_sequences": len(accumulator.rows),
+            "n_frames": int(sum(r["frames"] for r in accumulator.rows)),
+            "missing_sequences": missing,
+            "metrics": values,
+            "ci95": confidence_intervals(accumulator.arrays(), seed=seed),
+            "display_scale": display_scale(cache.dataset),
+            "higher_is_better": {k: m.higher_is_better for k, m in ALL.items()},
+            "metric_versions": {k: m.version for k, m in ALL.items()},
+            "lrp": {"threshold": threshold, "definition": ALL["lrp"].description},
+            "regions": cache.region_info(),
+            "per_subject": accumulator.per_subject(),
+            "per_sequence": accumulator.per_sequence(),
+            "statistics": {k: v.tolist() for k, v in accumulator.arrays().items()},
+            "package_version": __version__,
+            "options": {"pred": str(pred), "data": str(data), "split": split, "allow_missing": allow_missing,
+                        "lrp_threshold": threshold, "bootstrap_seed": seed},
+        }
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        temporary = out.with_name(out.name + ".tmp")
+        temporary.write_text(json.dumps(scores, indent=1))
+        os.replace(temporary, out)
+    return scores

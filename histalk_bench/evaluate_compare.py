@@ -1,0 +1,60 @@
+"""compare: predict with each model (reusing stored predictions), evaluate all, write the leaderboard."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from .cache import Cache
+from .errors import UserError
+
+
+def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir: Path | None, force: bool) -> Path:
+    """``out_dir/<name>/predictions.h5``, produced by the model unless it exists and ``force`` is off."""
+    from .models.base import load_model_module, predict_split
+
+    target = out_dir / name / "predictions.h5"
+    if target.exists() and not force:
+        click.echo(f"[compare] reusing {target}", err=True)
+        return target
+    module = load_model_module(name)
+    if hasattr(module, "train") and run_dir is None:
+        raise UserError(f"model '{name}' needs a trained run: pass --run {name}=RUN_DIR "
+                        f"(train one with 'histalk-bench train {name} --data CACHE --out runs/{name}')")
+    predictor = module.load_predictor(cache, run_dir=run_dir)
+    refs = cache.sequences(split)
+    return predict_split(predictor, cache, refs, target, meta={"run": str(run_dir) if run_dir else None, "split": split})
+
+
+def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, out_dir: str | os.PathLike,
+                runs: dict[str, str | Path] | None = None, force: bool = False, lrp_threshold: float | None = None) -> Path:
+    """Predict + evaluate every model; write leaderboard.csv/.md and plots. Returns the CSV path."""
+    from .evaluate import evaluate
+    from .predictions import PredictionReader
+    from .report import plot_lip_opening, plot_metric_bars, plot_per_subject_lve, write_leaderboard
+
+    out_dir = Path(out_dir)
+    runs = dict(runs or {})
+    scores = []
+    with Cache(cache_path) as cache:
+        for name in models:
+            run_dir = runs.get(name)
+            if run_dir is None and (Path("runs") / name).is_dir():
+                run_dir = Path("runs") / name
+            prediction_path = predictions_for(name, cache, split, out_dir, Path(run_dir) if run_dir else None, force)
+            scores.append(evaluate(prediction_path, cache_path, split, lrp_threshold=lrp_threshold,
+                                   out=out_dir / name / "scores.json", model=name))
+        csv_path, _ = write_leaderboard(scores, out_dir)
+        plots = out_dir / "plots"
+        plots.mkdir(exist_ok=True)
+        plot_metric_bars(scores, plots / "metrics.png")
+        plot_per_subject_lve(scores, plots / "lve_per_subject.png")
+        readers = {name: PredictionReader(out_dir / name / "predictions.h5") for name in models}
+        try:
+            plot_lip_opening(cache, readers, plots / "lip_opening.png", split)
+        finally:
+            for reader in readers.values():
+                reader.close()
+    return csv_path

@@ -1,0 +1,32 @@
+"""Seeded bootstrap over sequences: confidence intervals and a paired test between two models."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .accumulate import pooled
+
+N_RESAMPLES = 1000
+
+
+def _indices(n: int, seed: int, n_resamples: int = N_RESAMPLES) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+
+
+def confidence_intervals(stats: dict[str, np.ndarray], seed: int = 0, level: float = 0.95) -> dict[str, list[float]]:
+    """Percentile CI per metric, resampling sequences with replacement (LVE pools the resampled frames)."""
+    n = len(stats["frames"])
+    index = _indices(n, seed)
+    resampled = pooled({k: v[index] for k, v in stats.items()})
+    alpha = (1 - level) / 2 * 100
+    return {k: [float(np.percentile(v, alpha)), float(np.percentile(v, 100 - alpha))] for k, v in resampled.items()}
+
+
+def paired_test(stats_a: dict[str, np.ndarray], stats_b: dict[str, np.ndarray], metric: str, seed: int = 0) -> dict:
+    """Two-sided paired bootstrap p-value for metric(A) - metric(B), both on the same sequences in the same order."""
+    n = len(stats_a["frames"])
+    index = _indices(n, seed)
+    diff = pooled({k: v[index] for k, v in stats_a.items()})[metric] - pooled({k: v[index] for k, v in stats_b.items()})[metric]
+    observed = float(pooled(stats_a)[metric] - pooled(stats_b)[metric])
+    p = 2 * min(float((diff <= 0).mean()), float((diff >= 0).mean()))
+    return {"metric": metric, "difference": observed, "p_value": min(1.0, p), "n_resamples": int(index.shape[0])}

@@ -1,0 +1,212 @@
+"""scores.json files -> leaderboard.csv, leaderboard.md and plots."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .metrics.bootstrap import paired_test
+
+METRIC_ORDER = ("lve", "fdd", "mve", "lrp")
+
+
+def load_scores(paths: list[Path]) -> list[dict]:
+    scores = []
+    for path in paths:
+        try:
+            scores.append(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UserError(f"unreadable scores file ({exc.__class__.__name__})", path) from None
+    return scores
+
+
+def find_scores(folders: list[str | Path]) -> list[Path]:
+    """Every ``scores.json`` directly in or one level below each folder."""
+    found = []
+    for folder in folders:
+        folder = Path(folder)
+        if folder.is_file():
+            found.append(folder)
+            continue
+        if not folder.is_dir():
+            raise UserError("not a folder", folder)
+        found += sorted(folder.glob("scores.json")) + sorted(folder.glob("*/scores.json"))
+    if not found:
+        raise UserError("no scores.json found", ", ".join(map(str, folders)))
+    return found
+
+
+def _exponent(scale: float) -> str:
+    return "" if scale == 1 else f" (x1e{-int(round(math.log10(scale)))})"
+
+
+def leaderboard_rows(scores: list[dict]) -> list[dict]:
+    """One row per model, raw (unscaled) values, sorted by LVE."""
+    rows = []
+    for s in scores:
+        row = {"model": s["model"], "dataset": s["dataset"], "split": s["split"], "n_sequences": s["n_sequences"]}
+        for metric in METRIC_ORDER:
+            row[metric] = s["metrics"][metric]
+            row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = s["ci95"][metric]
+        rows.append(row)
+    return sorted(rows, key=lambda r: r["lve"])
+
+
+def _paired_line(scores: list[dict]) -> str:
+    ranked = sorted(scores, key=lambda s: s["metrics"]["lve"])
+    if len(ranked) < 2:
+        return ""
+    first, second = ranked[:2]
+    keys_a = [(r["subject"], r["sentence"]) for r in first["per_sequence"]]
+    keys_b = [(r["subject"], r["sentence"]) for r in second["per_sequence"]]
+    common = [k for k in keys_a if k in set(keys_b)]
+    if not common:
+        return ""
+
+    def stats(s):
+        position = {(r["subject"], r["sentence"]): i for i, r in enumerate(s["per_sequence"])}
+        index = np.asarray([position[k] for k in common])
+        return {k: np.asarray(v, dtype=np.float64)[index] for k, v in s["statistics"].items()}
+
+    test = paired_test(stats(first), stats(second), "lve")
+    scale = first["display_scale"]["lve"]
+    return (f"Paired bootstrap ({test['n_resamples']} resamples of {len(common)} sequences): LVE of "
+            f"**{first['model']}** minus **{second['model']}** = {test['difference'] * scale:.4f}{_exponent(scale)}, "
+            f"two-sided p = {test['p_value']:.4f}.")
+
+
+def write_leaderboard(scores: list[dict], out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``leaderboard.csv`` (raw values) and ``leaderboard.md`` (display scaling, arrows, +- CI)."""
+    import pandas as pd
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = leaderboard_rows(scores)
+    csv_path = out_dir / "leaderboard.csv"
+    pd.DataFrame(rows).to_csv(csv_path, index=False)
+
+    scale = scores[0]["display_scale"]
+    better = scores[0]["higher_is_better"]
+    header = ["model"] + [f"{m.upper()}{_exponent(scale[m])} {'↑' if better[m] else '↓'}" for m in METRIC_ORDER] + ["sequences"]
+    lines = [f"# Leaderboard: {scores[0]['dataset']} / {scores[0]['split']}", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row["model"]]
+        for m in METRIC_ORDER:
+            half = (row[f"{m}_ci_high"] - row[f"{m}_ci_low"]) / 2 * scale[m]
+            cells.append(f"{row[m] * scale[m]:.4f} ± {half:.4f}")
+        cells.append(str(row["n_sequences"]))
+        lines.append("| " + " | ".join(cells) + " |")
+    lrp = scores[0].get("lrp", {})
+    lines += ["", "± is half the 95% bootstrap interval (sequences resampled). FDD is signed (GT minus prediction): "
+              "closer to 0 is better in practice; the arrow follows the convention of the papers.",
+              f"LRP here is this toolkit's geometric reading (threshold {lrp.get('threshold')} data units), "
+              "not comparable with published LRP numbers.",
+              "Regions: " + ", ".join(f"{k} sha256 {v['sha256'][:12]}… ({v['source']}, {v['n']} ids)"
+                                      for k, v in scores[0].get("regions", {}).items())]
+    paired = _paired_line(scores)
+    if paired:
+        lines += ["", paired]
+    md_path = out_dir / "leaderboard.md"
+    md_path.write_text("\n".join(lines) + "\n")
+    return csv_path, md_path
+
+
+# --------------------------------------------------------------------------------------------
+# plots
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_metric_bars(scores: list[dict], out: Path) -> Path:
+    plt = _pyplot()
+    rows = leaderboard_rows(scores)
+    scale = scores[0]["display_scale"]
+    fig, axes = plt.subplots(1, len(METRIC_ORDER), figsize=(3.2 * len(METRIC_ORDER), 3.4))
+    colours = plt.cm.tab10(np.arange(len(rows)))
+    for ax, metric in zip(axes, METRIC_ORDER):
+        values = np.asarray([r[metric] for r in rows]) * scale[metric]
+        low = values - np.asarray([r[f"{metric}_ci_low"] for r in rows]) * scale[metric]
+        high = np.asarray([r[f"{metric}_ci_high"] for r in rows]) * scale[metric] - values
+        ax.bar(range(len(rows)), values, yerr=[np.maximum(low, 0), np.maximum(high, 0)], color=colours, capsize=4)
+        ax.set_xticks(range(len(rows)), [r["model"] for r in rows], rotation=30, ha="right")
+        ax.set_title(f"{metric.upper()}{_exponent(scale[metric])}")
+        ax.axhline(0, color="black", linewidth=0.6)
+    fig.suptitle(f"{scores[0]['dataset']} / {scores[0]['split']} (95% bootstrap CI)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def plot_per_subject_lve(scores: list[dict], out: Path) -> Path:
+    plt = _pyplot()
+    subjects = sorted({s for sc in scores for s in sc["per_subject"]})
+    scale = scores[0]["display_scale"]["lve"]
+    width = 0.8 / max(1, len(scores))
+    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(subjects) + 2), 3.6))
+    for i, sc in enumerate(sorted(scores, key=lambda s: s["metrics"]["lve"])):
+        values = [sc["per_subject"].get(s, {}).get("lve", np.nan) * scale for s in subjects]
+        ax.bar(np.arange(len(subjects)) + i * width, values, width, label=sc["model"])
+    ax.set_xticks(np.arange(len(subjects)) + width * (len(scores) - 1) / 2, subjects, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(f"LVE{_exponent(scale)}")
+    ax.set_title("LVE per test subject")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def lip_centre_ids(template: np.ndarray, lip_ids: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Upper and lower lip centre points: among lip vertices above (below) the lip region's mean
+    height, the ``k`` nearest the vertical mid-plane (median x)."""
+    points = template[lip_ids]
+    centre_x, mid_y = np.median(points[:, 0]), points[:, 1].mean()
+    upper = lip_ids[points[:, 1] > mid_y]
+    lower = lip_ids[points[:, 1] <= mid_y]
+    pick = lambda ids: ids[np.argsort(np.abs(template[ids, 0] - centre_x))[:k]]
+    return pick(upper), pick(lower)
+
+
+def lip_opening(vertices: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """(T,) distance between the mean upper-lip centre point and the mean lower-lip centre point."""
+    return np.linalg.norm(vertices[:, upper].mean(axis=1) - vertices[:, lower].mean(axis=1), axis=-1)
+
+
+def plot_lip_opening(cache, predictions: dict[str, object], out: Path, split: str, n_sequences: int = 3) -> Path:
+    """Per-frame lip opening of ground truth vs each model for the first few sequences of ``split``."""
+    plt = _pyplot()
+    refs = cache.sequences(split)[:n_sequences]
+    lip = cache.regions()["lip"]
+    fig, axes = plt.subplots(len(refs), 1, figsize=(8, 2.4 * len(refs)), squeeze=False)
+    for ax, ref in zip(axes[:, 0], refs):
+        template = cache.template(ref.subject)
+        upper, lower = lip_centre_ids(template, lip)
+        time = np.arange(ref.n_frames) / cache.fps
+        ax.plot(time, lip_opening(cache.vertices(ref.subject, ref.sentence), upper, lower), color="black", lw=2, label="ground truth")
+        for name, reader in predictions.items():
+            if not reader.has(ref.subject, ref.sentence):
+                continue
+            condition = reader.conditions(ref.subject, ref.sentence)[0]
+            pred = reader.vertices(ref.subject, ref.sentence, condition)
+            ax.plot(np.arange(len(pred)) / cache.fps, lip_opening(pred, upper, lower), lw=1.2, label=name)
+        ax.set_title(f"{ref.subject}/{ref.sentence}", fontsize=9)
+        ax.set_ylabel("lip opening")
+    axes[-1, 0].set_xlabel("time (s)")
+    axes[0, 0].legend(fontsize=8, ncol=4)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
