@@ -18,10 +18,10 @@ import click
 class DemoOptions:
     """Sizes chosen so the whole demo runs in a few minutes on 2 CPU cores."""
 
-    n_subjects: int = 5
+    n_subjects: int = 6
     n_sentences: int = 8
     seed: int = 0
-    epochs: int = 40
+    epochs: int = 60
     models: tuple[str, ...] = ("histalk", "static", "mean")
     train_options: dict = field(default_factory=dict)
 
@@ -50,7 +50,8 @@ def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = 
 
     start = _stage("preparing the cache (oracle alignment, log-mel features)")
     cache_path = out / "cache.h5"
-    prepare_vocaset(root=corpus, out=cache_path, aligner="oracle", features="mel", force=force)
+    summary = prepare_vocaset(root=corpus, out=cache_path, aligner="oracle", features="mel", force=force, progress=False)
+    click.echo(f"[demo] {summary.line()}", err=True)
     timings["prepare_s"] = time.perf_counter() - start
 
     runs: dict[str, Path] = {}
@@ -60,7 +61,7 @@ def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = 
             start = _stage(f"training {name} for {options.epochs} epochs on the CPU")
             run_dir = out / "runs" / name
             runs[name] = Path(module.train(cache_path, run_dir, epochs=options.epochs, seed=options.seed,
-                                           features="mel", **options.train_options))
+                                           features="mel", progress=False, **options.train_options.get(name, {})))
             timings[f"train_{name}_s"] = time.perf_counter() - start
 
     start = _stage("comparing models on the test split")

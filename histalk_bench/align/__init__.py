@@ -7,6 +7,7 @@ plus one line below.
 from ..registry import Registry
 
 ALIGNERS = Registry("aligner")
+ALIGNERS.register("auto", "histalk_bench.align.factory:AutoAligner", help="mfa when an 'mfa' executable and a transcript exist, else pocketsphinx")
 ALIGNERS.register("none", "histalk_bench.align.base:NoAligner", help="store no alignment")
 ALIGNERS.register("oracle", "histalk_bench.align.oracle:OracleAligner", help="synthetic corpus ground truth")
 ALIGNERS.register("textgrid", "histalk_bench.align.textgrid:TextGridAligner", help="import TextGrids: textgrid:DIR")

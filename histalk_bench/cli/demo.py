@@ -1,12 +1,26 @@
-"""`histalk-bench demo` (placeholder until its issue lands)."""
+"""`histalk-bench demo`: the whole pipeline on the embedded synthetic corpus."""
 
 import click
 
-from ..errors import NotImplementedYet
 
+@click.command("demo")
+@click.option("--out", default="demo_out", show_default=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--subjects", default=6, show_default=True, help="Synthetic subjects.")
+@click.option("--sentences", default=8, show_default=True, help="Sentences per subject.")
+@click.option("--epochs", default=60, show_default=True, help="HiSTalk training epochs (CPU).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--with-faceformer", is_flag=True, help="Also train FaceFormer (tiny audio encoder) and compare it.")
+def demo(out, subjects, sentences, epochs, seed, with_faceformer):
+    """synth -> prepare (oracle alignment, log-mel) -> train HiSTalk -> compare with static and mean.
 
-@click.command("demo", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def demo(args):
-    """Not implemented yet."""
-    raise NotImplementedYet("demo")
+    Leaves OUT/leaderboard.csv, OUT/leaderboard.md and OUT/plots/. No dataset, weights or network needed.
+    """
+    import time
+
+    from ..demo import DemoOptions, run_demo
+
+    models = ("histalk", "faceformer", "static", "mean") if with_faceformer else ("histalk", "static", "mean")
+    start = time.perf_counter()
+    csv_path = run_demo(out, DemoOptions(n_subjects=subjects, n_sentences=sentences, seed=seed, epochs=epochs, models=models))
+    click.echo((csv_path.parent / "leaderboard.md").read_text())
+    click.echo(f"demo finished in {time.perf_counter() - start:.0f} s: {csv_path}")

@@ -1,12 +1,39 @@
-"""`histalk-bench predict` (placeholder until its issue lands)."""
+"""`histalk-bench predict`: predictions for a split of a cache, or for a new audio file."""
 
 import click
 
-from ..errors import NotImplementedYet
 
+@click.command("predict")
+@click.option("--model", default="histalk", show_default=True, help="Registered model name.")
+@click.option("--run", "run_dir", default=None, type=click.Path(file_okay=False), help="Run folder of a trained model.")
+@click.option("--checkpoint", default=None, type=click.Path(dir_okay=False), help="A checkpoint file (e.g. official vocaset.pth).")
+@click.option("--data", default=None, type=click.Path(), help="Prepared cache (.h5).")
+@click.option("--split", default="test", show_default=True)
+@click.option("--audio", default=None, type=click.Path(dir_okay=False), help="Predict for this audio file instead of a split.")
+@click.option("--template", default=None, help="With --audio: a subject of the cache, or a .npy/.ply neutral mesh.")
+@click.option("--condition", default=None, help="With --audio: the training speaker whose style to use.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="predictions .h5 (or .npy with --audio).")
+@click.option("--device", default="auto", show_default=True)
+def predict(model, run_dir, checkpoint, data, split, audio, template, condition, out, device):
+    """Write predicted vertices in the predictions format that `evaluate` reads."""
+    from ..cache import Cache
+    from ..errors import UserError
+    from ..models.base import load_model_module, predict_split
 
-@click.command("predict", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def predict(args):
-    """Not implemented yet."""
-    raise NotImplementedYet("predict")
+    module = load_model_module(model)
+    if audio:
+        from ..predict_audio import predict_audio
+
+        path = predict_audio(module, audio, template, out, data=data, run_dir=run_dir, checkpoint=checkpoint,
+                             condition=condition, device=device)
+        click.echo(f"wrote {path}")
+        return
+    if not data:
+        raise UserError("--data CACHE.h5 is required unless --audio is given")
+    with Cache(data) as cache:
+        predictor = module.load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device)
+        refs = cache.sequences(split)
+        if not refs:
+            raise UserError(f"no sequences in split '{split}'", data)
+        path = predict_split(predictor, cache, refs, out, meta={"run": run_dir, "checkpoint": checkpoint, "split": split})
+    click.echo(f"wrote {path} ({len(refs)} sequences)")

