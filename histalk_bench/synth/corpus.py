@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import UserError
 from .face import FaceRig, activations, animate, build_face
 from .sentences import SENTENCES
-from .speech import Utterance, Voice, synthesise
+from .speech import Utterance, Voice, synthesise_many
 
 VOCASET_SUBJECT_ORDER = [
     "FaceTalk_170725_00137_TA", "FaceTalk_170811_03275_TA", "FaceTalk_170809_00138_TA",
@@ -63,23 +63,23 @@ def _text(subject_index: int, sentence_number: int) -> str:
 
 def _takes(layout: str, subjects: list[str], numbers: list[int], seed: int):
     fps = LAYOUTS[layout]
-    rigs: dict[str, FaceRig] = {}
-    takes: list[_Take] = []
+    plan = []
     for s_index, subject in enumerate(subjects):
         rng = np.random.default_rng([seed, s_index])
-        rig = build_face(shape_seed=seed * 1000 + s_index)
-        rigs[subject] = rig
         voice = _voice(s_index, rng)
-        amplitude, brow_gain = float(rng.uniform(0.75, 1.25)), float(rng.uniform(0.6, 1.4))
+        style = (float(rng.uniform(0.75, 1.25)), float(rng.uniform(0.6, 1.4)))
         for number in numbers:
             sentence = f"sentence{number:02d}" if layout == "vocaset" else f"e{number:02d}"
-            text = _text(s_index, number)
-            utterance = synthesise(text, voice)
-            duration = len(utterance.audio) / utterance.sample_rate
-            blink_times = np.sort(rng.uniform(0, duration, size=int(rng.integers(0, 3))))
-            acts = activations(utterance.phones, utterance.stressed, duration, fps, amplitude=amplitude,
-                               brow_gain=brow_gain, blink_times=blink_times)
-            takes.append(_Take(subject, sentence, text, utterance, animate(rig, acts)))
+            plan.append((s_index, subject, sentence, _text(s_index, number), voice, style, rng))
+    utterances = synthesise_many([(text, voice) for _, _, _, text, voice, _, _ in plan])
+    rigs = {subject: build_face(shape_seed=seed * 1000 + s_index) for s_index, subject in enumerate(subjects)}
+    takes: list[_Take] = []
+    for (s_index, subject, sentence, text, voice, (amplitude, brow_gain), rng), utterance in zip(plan, utterances):
+        duration = len(utterance.audio) / utterance.sample_rate
+        blink_times = np.sort(rng.uniform(0, duration, size=int(rng.integers(0, 3))))
+        acts = activations(utterance.phones, utterance.stressed, duration, fps, amplitude=amplitude,
+                           brow_gain=brow_gain, blink_times=blink_times)
+        takes.append(_Take(subject, sentence, text, utterance, animate(rigs[subject], acts)))
     return rigs, takes
 
 

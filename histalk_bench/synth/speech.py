@@ -102,9 +102,10 @@ class _Espeak:
             index += 1
         return 0
 
-    def synthesise(self, text: str, voice: Voice) -> tuple[np.ndarray, list]:
+    def synthesise(self, text: str, voice: Voice, seed: int = 0) -> tuple[np.ndarray, list]:
         with self._lock:
             self._chunks, self._events = [], []
+            self.lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))  # espeak's noise source: reproducible output
             self.lib.espeak_SetVoiceByName(voice.name.encode())
             self.lib.espeak_SetParameter(_PARAM_RATE, int(voice.rate), 0)
             self.lib.espeak_SetParameter(_PARAM_PITCH, int(voice.pitch), 0)
@@ -116,10 +117,11 @@ class _Espeak:
             return audio, list(self._events)
 
 
-def synthesise(text: str, voice: Voice = Voice()) -> Utterance:
-    """Speak ``text``; phone boundaries are consecutive PHONEME event samples, words span their phones."""
+def synthesise(text: str, voice: Voice = Voice(), seed: int = 0) -> Utterance:
+    """Speak ``text`` (deterministic for a ``seed``); phone boundaries are consecutive PHONEME
+    event samples, words span their phones."""
     engine = _Espeak.get()
-    samples, events = engine.synthesise(text, voice)
+    samples, events = engine.synthesise(text, voice, seed)
     rate = engine.sample_rate
     n_samples = len(samples)
     phone_events = [(sample, label) for kind, sample, _, _, label in events if kind == _EVENT_PHONEME]
@@ -145,3 +147,21 @@ def synthesise(text: str, voice: Voice = Voice()) -> Utterance:
         words.append((inside[0][0] / rate, inside[-1][1] / rate, label))
     audio = (samples.astype(np.float32) / 32768.0).astype(np.float32)
     return Utterance(audio=audio, sample_rate=rate, phones=phones, words=words, stressed=stressed)
+
+
+def _synthesise_all(jobs: list[tuple[str, Voice]]) -> list[Utterance]:
+    return [synthesise(text, voice, seed=i) for i, (text, voice) in enumerate(jobs)]
+
+
+def synthesise_many(jobs: list[tuple[str, Voice]]) -> list[Utterance]:
+    """Synthesise (text, voice) jobs in a fresh process.
+
+    libespeak-ng keeps global synthesis state (pitch flutter, timing) that no API call resets, so
+    output depends on everything spoken before in the process; a new process per corpus makes
+    the corpus byte-identical for the same arguments.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_synthesise_all, jobs).result()
