@@ -32,6 +32,9 @@ _ALLOWED_GLOBALS = {
     ("__builtin__", "dict"),
     ("__builtin__", "list"),
     ("__builtin__", "tuple"),
+    ("builtins", "bytes"),
+    ("__builtin__", "bytes"),
+    ("builtins", "bytearray"),
     ("_codecs", "encode"),  # Python 2 byte strings re-encoded by protocol 2 pickles
 }
 

@@ -22,6 +22,13 @@ PAD_S = 0.3
 FRAME_S = 0.01
 _SILENCE_WORDS = {"<s>", "</s>", "<sil>", "[noise]", "[NOISE]", "<SIL>"}
 _SILENCE_PHONES = {"SIL", "sil", "+SPN+", "+NSN+"}
+# Decoder settings tried in turn: wide beams first; fast speech can still lose the grammar's
+# final state, then the beams are widened further.
+ATTEMPTS = (
+    {"beam": 1e-100, "pbeam": 1e-100, "wbeam": 1e-80},
+    {"beam": 1e-200, "pbeam": 1e-200, "wbeam": 1e-200},
+    {"beam": 1e-100, "pbeam": 1e-100, "wbeam": 1e-80, "fsgusefiller": False},
+)
 _ALTERNATE = re.compile(r"\(\d+\)$")  # "the(2)": second pronunciation of "the"
 
 
@@ -39,17 +46,17 @@ class PocketSphinxAligner(AlignerBase):
 
     def __init__(self, lexicon: Lexicon | None = None, **_options):
         self.lexicon = lexicon
-        self._aligner = None
+        self._aligners: dict[int, object] = {}
         self._recogniser = None
 
     # decoders are created on first use (about 0.3 s each) and reused
-    def _align_decoder(self):
-        if self._aligner is None:
+    def _align_decoder(self, attempt: int):
+        if attempt not in self._aligners:
             from pocketsphinx import Decoder
 
-            self._aligner = Decoder(samprate=SAMPLE_RATE, bestpath=False, beam=1e-100, pbeam=1e-100,
-                                    wbeam=1e-80, loglevel="FATAL")
-        return self._aligner
+            self._aligners[attempt] = Decoder(samprate=SAMPLE_RATE, bestpath=False, loglevel="FATAL",
+                                              **ATTEMPTS[attempt])
+        return self._aligners[attempt]
 
     def _recognise(self, pcm: bytes) -> list[str]:
         if self._recogniser is None:
@@ -86,23 +93,41 @@ class PocketSphinxAligner(AlignerBase):
             source = f"{self.name} (recognised)"
             if not words:
                 raise ValueError("no transcript and no words recognised")
-        decoder = self._align_decoder()
+        errors = []
+        for attempt in range(len(ATTEMPTS)):
+            try:
+                alignment = self._align_words(attempt, words, pcm)
+                break
+            except RuntimeError as exc:
+                errors.append(str(exc))
+        else:
+            raise RuntimeError(f"pocketsphinx could not align the transcript ({'; '.join(dict.fromkeys(errors))})")
+        return self._to_tiers(alignment, duration_s=audio.size / SAMPLE_RATE, source=source)
+
+    def _align_words(self, attempt: int, words: list[str], pcm: bytes):
+        """Pass 1: words against the transcript; pass 2 (after ``set_alignment``): phones."""
+        decoder = self._align_decoder(attempt)
         self._ensure_words(decoder, words)
         try:
             decoder.set_align_text(" ".join(words))
-            for _ in range(2):  # pass 1: words; pass 2 (after set_alignment): phones and states
+            decoder.start_utt()
+            decoder.process_raw(pcm, full_utt=True)
+            decoder.end_utt()
+            matched = decoder.hyp() is not None
+            if matched:
+                decoder.set_alignment()
                 decoder.start_utt()
                 decoder.process_raw(pcm, full_utt=True)
                 decoder.end_utt()
-                if _ == 0:
-                    decoder.set_alignment()
-            alignment = decoder.get_alignment()
+                alignment = decoder.get_alignment()
         except Exception:
-            self._aligner = None  # a decoder left mid-utterance is not reused
+            del self._aligners[attempt]  # a decoder left mid-utterance is not reused
             raise
+        if not matched:
+            raise RuntimeError("final result does not match the grammar")
         if alignment is None:
-            raise ValueError("pocketsphinx produced no alignment")
-        return self._to_tiers(alignment, duration_s=audio.size / SAMPLE_RATE, source=source)
+            raise RuntimeError("pocketsphinx produced no alignment")
+        return alignment
 
     @staticmethod
     def _to_tiers(alignment, duration_s: float, source: str) -> Alignment:
