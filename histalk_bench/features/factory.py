@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from ..errors import UserError
 from . import FEATURES
 
 
-def make_extractors(spec: str | None, **options) -> list:
-    """One extractor per comma-separated name; ``none``/empty gives none. Options go to every
-    extractor (each ignores the ones it does not use)."""
-    if not spec or spec == "none":
+def make_extractors(spec: str | None, model: str | None = None, device: str | None = None,
+                    layer: int | None = None, batch_size: int = 8, **options) -> list:
+    """One extractor per comma-separated name (``wav2vec2``, ``mel``); ``none``/empty gives none.
+    The options go to every extractor; each ignores the ones it does not use."""
+    if spec is None or spec.strip() in ("", "none"):
         return []
     names = [name.strip() for name in spec.split(",") if name.strip()]
-    return [FEATURES.get(name)(**options) for name in names]
+    if len(set(names)) != len(names):
+        raise UserError(f"--features lists a name twice: '{spec}'")
+    return [FEATURES.get(name)(model=model, device=device, layer=layer, batch_size=batch_size, **options)
+            for name in names]

@@ -29,18 +29,21 @@ def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int = SAMPLE_RATE, fmin
 class LogMelExtractor:
     """``extract(audio_16k) -> (T_f, 80)`` float32 at 100 Hz, T_f = ceil(N / 160)."""
 
-    def __init__(self, n_mels: int = 80, win_ms: float = 25.0, hop_ms: float = 10.0, **_options):
+    def __init__(self, n_mels: int = 80, win_ms: float = 25.0, hop_ms: float = 10.0, fmin: float = 20.0,
+                 fmax: float = 7600.0, **_options):
         self.n_mels = n_mels
+        self.fmin, self.fmax = float(fmin), float(fmax)
         self.win = int(SAMPLE_RATE * win_ms / 1000)
         self.hop = int(SAMPLE_RATE * hop_ms / 1000)
         self.n_fft = 1 << (self.win - 1).bit_length()
         self.rate = SAMPLE_RATE / self.hop
         self.cache_name = "mel"
-        self._bank = mel_filterbank(n_mels, self.n_fft)
+        self._bank = mel_filterbank(n_mels, self.n_fft, fmin=self.fmin, fmax=self.fmax)
         self._window = np.hanning(self.win).astype(np.float32)
 
     def config(self) -> dict:
-        return {"name": "mel", "n_mels": self.n_mels, "win": self.win, "hop": self.hop, "n_fft": self.n_fft}
+        return {"name": "mel", "n_mels": self.n_mels, "win": self.win, "hop": self.hop, "n_fft": self.n_fft,
+                "fmin": self.fmin, "fmax": self.fmax, "window": "hann", "log": "ln(power + 1e-6)"}
 
     def extract(self, audio_16k: np.ndarray) -> np.ndarray:
         audio = np.asarray(audio_16k, dtype=np.float32).reshape(-1)

@@ -1,13 +1,24 @@
-"""wav2vec 2.0 hidden states (transformers), 50 Hz.
+"""wav2vec 2.0 hidden states (transformers ``Wav2Vec2Model``) at 50 Hz.
 
-Weights come from a local directory or the local Hugging Face cache; nothing is downloaded
-unless the user allows network access (``HF_HUB_OFFLINE`` unset and ``allow_download=True``).
+Weights come from a local folder (``--wav2vec2-model DIR``) or a hub id.  A hub id is fetched
+only when the hub answers within a couple of seconds and ``HF_HUB_OFFLINE`` is not set;
+otherwise only the local Hugging Face cache is used and missing weights give a one-line
+:class:`UserError` saying what to download and where to point the tool.
+
+Audio is normalised per utterance like the wav2vec2 feature extractor:
+``(x - mean) / sqrt(var + 1e-7)``.  The CNN front end is frozen and the model is in eval mode.
+Batching: models with layer-normalised convolutions (``feat_extract_norm == "layer"``, e.g. the
+large LV-60 models) take zero-padded batches with an attention mask; models with group norm
+(``"group"``, e.g. wav2vec2-base-960h) normalise over the padded length, so they are batched
+only with utterances of identical length to keep the features exactly those of single calls.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -15,89 +26,143 @@ from ..errors import UserError
 
 DEFAULT_MODEL = "facebook/wav2vec2-base-960h"
 RATE = 50.0
+_HUB_PROBE_TIMEOUT_S = 2.0
 
 
 def normalise(audio: np.ndarray) -> np.ndarray:
-    """Per-utterance zero mean, unit variance: (x - mean) / sqrt(var + 1e-7)."""
-    audio = np.asarray(audio, dtype=np.float32)
-    return (audio - audio.mean()) / np.sqrt(audio.var() + 1e-7)
+    """(N,) float32 -> (N,) float32 with zero mean and unit variance: (x - mean) / sqrt(var + 1e-7)."""
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    return ((audio - audio.mean()) / np.sqrt(audio.var() + 1e-7)).astype(np.float32)
 
 
 def missing_weights_message(model: str) -> str:
-    return (f"wav2vec2 weights '{model}' are not available offline. On a machine with network run "
-            f"'huggingface-cli download {DEFAULT_MODEL} --local-dir wav2vec2-base-960h', copy that folder here and "
-            "pass --wav2vec2-model PATH/wav2vec2-base-960h (or use --features mel, which needs no weights)")
+    folder = Path(model).name if "/" in model else model
+    return (f"wav2vec2 weights '{model}' are not available offline; on a machine with network run "
+            f"'huggingface-cli download {model} --local-dir {folder}', copy that folder here and pass "
+            f"--wav2vec2-model PATH/{folder} (or use --features mel, which needs no weights)")
 
 
-def load_wav2vec2(model: str | None = None, allow_download: bool = False):
-    """A ``Wav2Vec2Model`` in eval mode from a local folder or the local HF cache."""
-    import torch  # noqa: F401  (transformers needs it)
+def hub_reachable(timeout_s: float = _HUB_PROBE_TIMEOUT_S) -> bool:
+    """True when ``HF_HUB_OFFLINE`` is unset and the hub's host accepts a TCP connection quickly."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    host, port = endpoint.hostname or "huggingface.co", endpoint.port or (443 if endpoint.scheme != "http" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def load_wav2vec2(model: str | None = None):
+    """A frozen-CNN ``Wav2Vec2Model`` in eval mode from a local folder, the HF cache or the hub."""
     from transformers import Wav2Vec2Model
     from transformers.utils import logging as hf_logging
 
-    model = model or DEFAULT_MODEL
-    local_only = not allow_download or os.environ.get("HF_HUB_OFFLINE") == "1"
-    if Path(model).exists():
-        local_only = True
-    elif model.startswith((".", "/")):
+    model = str(model or DEFAULT_MODEL)
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise UserError("not a wav2vec2 model folder (no config.json)", path)
+        source, local_only = str(path), True
+    elif model.startswith((".", "/", "~")) or model.count("/") > 1:  # a path, not an "org/name" hub id
         raise UserError("wav2vec2 model folder not found", model)
+    else:
+        source, local_only = model, not hub_reachable()
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
-        network = Wav2Vec2Model.from_pretrained(model, local_files_only=local_only)
-    except (OSError, ValueError):
+        network = Wav2Vec2Model.from_pretrained(source, local_files_only=local_only)
+    except (OSError, ValueError, EnvironmentError) as exc:
+        if path.exists():
+            raise UserError(f"could not load wav2vec2 weights ({exc.__class__.__name__}: {exc})", path) from None
         raise UserError(missing_weights_message(model)) from None
     finally:
         hf_logging.set_verbosity(verbosity)
+        hf_logging.enable_progress_bar()
     network.eval()
-    if hasattr(network, "freeze_feature_encoder"):
-        network.freeze_feature_encoder()
+    network.freeze_feature_encoder()
+    for parameter in network.parameters():
+        parameter.requires_grad_(False)
     return network
 
 
 class Wav2Vec2Extractor:
-    """``extract(audio_16k) -> (T_f, L+1, D)`` all hidden states, or (T_f, D) for one ``layer``."""
+    """``extract(audio_16k) -> (T_f, L+1, D)`` float32 (all hidden states, the CNN projection
+    output first) or ``(T_f, D)`` for one ``layer``; T_f = floor((N - 400) / 320) + 1 at 50 Hz."""
 
     def __init__(self, model: str | None = None, layer: int | None = None, device: str | None = None,
-                 batch_size: int = 4, wav2vec2_model: str | None = None, allow_download: bool = False, **_options):
+                 batch_size: int = 8, wav2vec2_model: str | None = None, **_options):
         import torch
 
-        self.model_name = wav2vec2_model or model or DEFAULT_MODEL
-        self.layer = layer
+        self.model_name = str(wav2vec2_model or model or DEFAULT_MODEL)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.batch_size = batch_size
-        self.network = load_wav2vec2(self.model_name, allow_download).to(self.device)
+        self.batch_size = max(1, int(batch_size))
+        self.network = load_wav2vec2(self.model_name).to(self.device)
+        n_states = int(self.network.config.num_hidden_layers) + 1
+        if layer is not None and not -n_states <= int(layer) < n_states:
+            raise UserError(f"--wav2vec2-layer {layer} is out of range: this model has hidden states 0..{n_states - 1}")
+        self.layer = None if layer is None else int(layer) % n_states
+        self.masked_batches = getattr(self.network.config, "feat_extract_norm", "group") == "layer"
         self.rate = RATE
-        self.cache_name = "wav2vec2" if layer is None else f"wav2vec2_l{layer}"
+        self.cache_name = "wav2vec2" if self.layer is None else f"wav2vec2_l{self.layer}"
 
     def config(self) -> dict:
-        name = self.model_name if not Path(self.model_name).exists() else Path(self.model_name).resolve().name
-        return {"name": "wav2vec2", "model": name, "layer": self.layer,
-                "hidden": int(self.network.config.hidden_size), "layers": int(self.network.config.num_hidden_layers)}
+        """Settings that identify the features (model folder name or hub id, layer, sizes)."""
+        path = Path(self.model_name).expanduser()
+        name = path.resolve().name if path.exists() else self.model_name
+        cfg = self.network.config
+        return {"name": "wav2vec2", "model": name, "layer": self.layer, "hidden": int(cfg.hidden_size),
+                "layers": int(cfg.num_hidden_layers), "normalised": True, "rate": RATE}
+
+    def n_frames(self, n_samples: int) -> int:
+        import torch
+
+        return int(self.network._get_feat_extract_output_lengths(torch.tensor(int(n_samples))).item())
 
     def extract(self, audio_16k: np.ndarray) -> np.ndarray:
         return self.extract_batch([audio_16k])[0]
 
+    def _batches(self, lengths: list[int]) -> list[list[int]]:
+        """Indices grouped into batches: by sorted length (masked) or by identical length (group norm)."""
+        order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+        groups: list[list[int]] = []
+        for index in order:
+            last = groups[-1] if groups else None
+            fits = last is not None and len(last) < self.batch_size and (
+                self.masked_batches or lengths[last[0]] == lengths[index])
+            if fits:
+                last.append(index)
+            else:
+                groups.append([index])
+        return groups
+
     def extract_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
-        """Length-sorted batches, zero-padded with an attention mask; one array per input."""
+        """One float32 array per input (see class docstring for shapes)."""
         import torch
 
-        order = np.argsort([len(a) for a in audios])
+        lengths = [int(np.asarray(a).size) for a in audios]
+        too_short = [i for i, n in enumerate(lengths) if n < 400]
+        if too_short:
+            raise UserError(f"audio shorter than 25 ms (400 samples) cannot be encoded by wav2vec2 "
+                            f"(input {too_short[0]} has {lengths[too_short[0]]} samples)")
         outputs: list[np.ndarray | None] = [None] * len(audios)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            lengths = [len(audios[i]) for i in chunk]
-            batch = np.zeros((len(chunk), max(lengths)), np.float32)
-            mask = np.zeros_like(batch, dtype=np.int64)
+        for chunk in self._batches(lengths):
+            longest = max(lengths[i] for i in chunk)
+            batch = np.zeros((len(chunk), longest), np.float32)
+            mask = np.zeros((len(chunk), longest), np.int64)
             for row, i in enumerate(chunk):
-                batch[row, : lengths[row]] = normalise(audios[i])
-                mask[row, : lengths[row]] = 1
-            with torch.no_grad():
+                batch[row, : lengths[i]] = normalise(audios[i])
+                mask[row, : lengths[i]] = 1
+            padded = any(lengths[i] != longest for i in chunk)
+            with torch.inference_mode():
                 result = self.network(torch.from_numpy(batch).to(self.device),
-                                      attention_mask=torch.from_numpy(mask).to(self.device) if len(chunk) > 1 else None,
+                                      attention_mask=torch.from_numpy(mask).to(self.device) if padded else None,
                                       output_hidden_states=True)
-            states = torch.stack(result.hidden_states, dim=2) if self.layer is None else result.hidden_states[self.layer]
+                states = result.hidden_states[self.layer] if self.layer is not None else torch.stack(result.hidden_states, dim=2)
+                states = states.float().cpu().numpy()
             for row, i in enumerate(chunk):
-                n_frames = int(self.network._get_feat_extract_output_lengths(torch.tensor(lengths[row])).item())
-                outputs[i] = states[row, :n_frames].float().cpu().numpy()
+                outputs[i] = np.ascontiguousarray(states[row, : self.n_frames(lengths[i])])
         return outputs  # type: ignore[return-value]
