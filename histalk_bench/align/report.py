@@ -161,6 +161,9 @@ class AlignReport:
             out.append(f"{name:<7}{s.n_matched:>9}{s.n_reference:>7}{s.n_hypothesis:>7}{s.median_ms:>11.1f}"
                        f"{s.mean_ms:>9.1f}{s.p90_ms:>8.1f}{s.within_20ms:>7.1f}%{s.within_50ms:>7.1f}%")
         out.append(f"phones matched by {self.phones.matching or 'n/a'}")
+        if self.words.n_reference and self.words.n_matched < 0.5 * self.words.n_reference:
+            out.append(f"warning: only {self.words.n_matched} of {self.words.n_reference} reference words matched; "
+                       "the transcripts or the reference may not belong to this audio")
         if self.missing_hypothesis:
             out.append(f"no hypothesis tiers for {len(self.missing_hypothesis)} sequences "
                        f"(e.g. {', '.join(self.missing_hypothesis[:3])})")
