@@ -50,11 +50,13 @@ def test_missing_tier_and_file_are_user_errors(tmp_path):
 def test_textgrid_dir_both_layouts_and_captured_failures(tmp_path):
     write_textgrid(tmp_path / "tg" / "subj" / "s01.TextGrid", ALIGNMENT, 1.0)
     write_textgrid(tmp_path / "tg" / "F2_e01.TextGrid", ALIGNMENT, 1.0)
+    write_textgrid(tmp_path / "tg" / "M1" / "M1_e03.TextGrid", ALIGNMENT, 1.0)  # MFA's output layout
     aligner = make_aligner(f"textgrid:{tmp_path / 'tg'}")
     results = aligner.align_many([AlignRequest("subj", "s01", None), AlignRequest("F2", "e01", None),
-                                  AlignRequest("F2", "e02", None)])
+                                  AlignRequest("F2", "e02", None), AlignRequest("M1", "e03", None)])
     assert results[0].words == ALIGNMENT.words and results[1].phones == ALIGNMENT.phones
     assert isinstance(results[2], AlignmentFailure) and "F2_e02.TextGrid" in results[2].reason
+    assert results[3].words == ALIGNMENT.words
     with pytest.raises(UserError, match="not found"):
         make_aligner(f"textgrid:{tmp_path / 'missing'}")
 

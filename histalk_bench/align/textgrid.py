@@ -10,7 +10,8 @@ from .textgrid_io import read_textgrid
 
 
 class TextGridAligner(AlignerBase):
-    """Reads ``DIR/<subject>/<sentence>.TextGrid`` or ``DIR/<subject>_<sentence>.TextGrid``."""
+    """Reads ``DIR/<subject>/<sentence>.TextGrid``, ``DIR/<subject>/<subject>_<sentence>.TextGrid`` (as MFA
+    writes them) or ``DIR/<subject>_<sentence>.TextGrid``."""
 
     name = "textgrid"
 
@@ -22,8 +23,12 @@ class TextGridAligner(AlignerBase):
             raise UserError("TextGrid folder not found", self.directory)
 
     def path_for(self, subject: str, sentence: str) -> Path:
-        nested = self.directory / subject / f"{sentence}.TextGrid"
-        return nested if nested.exists() else self.directory / f"{subject}_{sentence}.TextGrid"
+        """The first existing of DIR/<subject>/<sentence>, DIR/<subject>/<subject>_<sentence> (MFA's
+        output layout) and DIR/<subject>_<sentence> (.TextGrid); the last when none exists."""
+        candidates = [self.directory / subject / f"{sentence}.TextGrid",
+                      self.directory / subject / f"{subject}_{sentence}.TextGrid",
+                      self.directory / f"{subject}_{sentence}.TextGrid"]
+        return next((path for path in candidates if path.exists()), candidates[-1])
 
     def align(self, request: AlignRequest) -> Alignment:
         alignment = read_textgrid(self.path_for(request.subject, request.sentence))
