@@ -79,3 +79,19 @@ def test_unknown_aligner_suggests_the_close_name():
     with pytest.raises(UserError, match="textgrid:DIR"):
         make_aligner("textgrid")
     assert make_aligner("none").name == "none"
+
+
+def test_prepare_stores_mfa_tiers_and_writes_textgrids(fake_mfa, vocaset_corpus, tmp_path):
+    from histalk_bench.cache import Cache
+    from histalk_bench.datasets.vocaset import prepare_vocaset
+
+    cache_path = tmp_path / "mfa.h5"
+    prepare_vocaset(vocaset_corpus, cache_path, aligner="mfa", features="none", limit=3, progress=False,
+                    textgrids=str(tmp_path / "tg"), aligner_options={"mfa_bin": str(fake_mfa)})
+    with Cache(cache_path) as cache:
+        refs = cache.sequences()
+        assert len(refs) == 3
+        for ref in refs:
+            words = cache.tier(ref.subject, ref.sentence, "words")
+            assert [w[2] for w in words] == [w.lower() for w in ref.transcript.split()]
+            assert (tmp_path / "tg" / ref.subject / f"{ref.sentence}.TextGrid").exists()

@@ -79,3 +79,9 @@ def test_oracle_on_a_generated_corpus(vocaset_corpus):
     result = oracle.align_many([AlignRequest(subject, sentence, None)])[0]
     assert result.words and result.phones
     assert all(s < e for s, e, _ in result.words + result.phones)
+
+
+def test_overlapping_and_empty_intervals_are_cleaned_on_write(tmp_path):
+    messy = Alignment(words=[(0.5, 0.9, "b"), (0.1, 0.55, "a"), (0.9, 0.9, "zero")], phones=[(0.1, 0.2, " ")])
+    back = read_textgrid(write_textgrid(tmp_path / "m.TextGrid", messy, 1.0))
+    assert back.words == [(0.1, 0.55, "a"), (0.55, 0.9, "b")] and back.phones == []

@@ -47,7 +47,12 @@ def write_textgrid(path: str | os.PathLike, alignment: Alignment, duration_s: fl
     end_time = max([duration_s] + [e for _, e, _ in alignment.words + alignment.phones])
     grid = textgrid.Textgrid()
     for name, intervals in (("words", alignment.words), ("phones", alignment.phones)):
-        entries = [(s, e, lab) for s, e, lab in intervals if e > s]
+        entries, cursor = [], 0.0
+        for start, end, label in sorted(intervals):  # clip overlaps so Praat accepts the tier
+            start = max(float(start), cursor)
+            if float(end) > start and str(label).strip():
+                entries.append((start, float(end), str(label)))
+                cursor = float(end)
         grid.addTier(textgrid.IntervalTier(name, entries, 0.0, end_time))
     grid.save(str(path), format="long_textgrid", includeBlankSpaces=True)
     return path
