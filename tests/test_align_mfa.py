@@ -69,6 +69,10 @@ def test_auto_uses_mfa_only_when_present_and_transcribed(fake_mfa, tmp_path, mon
     assert auto.mfa is not None
     results = auto.align_many([_request("a", "1", 1.0, "two words")])
     assert results[0].source == "mfa"
+    # MFA's failure on one utterance goes to pocketsphinx (noise audio: it fails too, both reasons kept)
+    failed = auto.align_many([_request("a", "2", 0.02, "unalignable words")])[0]
+    assert isinstance(failed, AlignmentFailure)
+    assert failed.reason.startswith("mfa: mfa wrote no TextGrid") and "pocketsphinx:" in failed.reason
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert make_aligner("auto").mfa is None  # falls back to pocketsphinx for everything
 
@@ -95,3 +99,13 @@ def test_prepare_stores_mfa_tiers_and_writes_textgrids(fake_mfa, vocaset_corpus,
             words = cache.tier(ref.subject, ref.sentence, "words")
             assert [w[2] for w in words] == [w.lower() for w in ref.transcript.split()]
             assert (tmp_path / "tg" / ref.subject / f"{ref.sentence}.TextGrid").exists()
+
+
+def test_auto_rescues_mfa_failures_with_pocketsphinx(fake_mfa):
+    pytest.importorskip("pocketsphinx")
+    from _align_helpers import espeak_utterance
+
+    audio, words, _ = espeak_utterance("This take is unalignable.")
+    result = make_aligner("auto", mfa_bin=str(fake_mfa)).align_many([AlignRequest("a", "1", audio, "This take is unalignable.")])[0]
+    assert isinstance(result, Alignment) and result.source == "pocketsphinx"
+    assert [w[2] for w in result.words] == [w[2] for w in words]

@@ -16,7 +16,7 @@ def mfa_available(mfa_bin: str | None = None) -> bool:
 
 class AutoAligner(AlignerBase):
     """``auto``: MFA for utterances with a transcript when an ``mfa`` executable exists,
-    pocketsphinx for the rest (and for everything when there is no ``mfa``)."""
+    pocketsphinx for the rest, for what MFA failed on, and for everything when there is no ``mfa``."""
 
     name = "auto"
 
@@ -33,13 +33,22 @@ class AutoAligner(AlignerBase):
         return result
 
     def align_many(self, requests: Sequence[AlignRequest]) -> list[Alignment | AlignmentFailure]:
-        use_mfa = [self.mfa is not None and bool((r.transcript or "").strip()) for r in requests]
+        """MFA first where it applies; whatever MFA could not align goes to pocketsphinx."""
         results: list[Alignment | AlignmentFailure | None] = [None] * len(requests)
-        for flag, aligner in ((True, self.mfa), (False, self.fallback)):
-            chosen = [i for i, u in enumerate(use_mfa) if u == flag]
-            if chosen:
-                for i, result in zip(chosen, aligner.align_many([requests[i] for i in chosen])):
+        mfa_reasons: dict[int, str] = {}
+        to_mfa = [i for i, r in enumerate(requests) if self.mfa is not None and (r.transcript or "").strip()]
+        if to_mfa:
+            for i, result in zip(to_mfa, self.mfa.align_many([requests[i] for i in to_mfa])):
+                if isinstance(result, AlignmentFailure):
+                    mfa_reasons[i] = result.reason
+                else:
                     results[i] = result
+        rest = [i for i, result in enumerate(results) if result is None]
+        if rest:
+            for i, result in zip(rest, self.fallback.align_many([requests[i] for i in rest])):
+                if isinstance(result, AlignmentFailure) and i in mfa_reasons:
+                    result = AlignmentFailure(f"mfa: {mfa_reasons[i]}; pocketsphinx: {result.reason}")
+                results[i] = result
         return results  # type: ignore[return-value]
 
 
