@@ -60,3 +60,15 @@ def test_failures_are_captured_per_item(aligner):
     results = aligner.align_many(requests)
     assert isinstance(results[0], AlignmentFailure) and "shorter than 50 ms" in results[0].reason
     assert isinstance(results[1], Alignment) and len(results[1].words) == 7
+
+
+def test_real_vocaset_speech_with_its_transcript(aligner, reference):
+    from histalk_bench.audio_io import read_audio_16k
+
+    audio = read_audio_16k(reference / "audio" / "voca_test_sentence_22k.wav")
+    text = "Severe myopia contributed to Ron's inferiority complex."
+    result = aligner.align(AlignRequest("FaceTalk_170809_00138_TA", "sentence22", audio, text))
+    assert [w[2] for w in result.words] == ["severe", "myopia", "contributed", "to", "ron's", "inferiority", "complex"]
+    # speech starts after about 0.6 s of silence and ends before the clip does
+    assert 0.5 < result.words[0][0] < 0.8 and result.words[-1][1] < audio.size / 16000
+    assert len(result.phones) >= 35
