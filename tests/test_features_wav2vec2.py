@@ -35,6 +35,9 @@ def test_all_layers_and_one_layer(tiny_group):
     assert last.cache_name == "wav2vec2_l2" and last.config()["layer"] == 2
     np.testing.assert_allclose(last.extract(_audio(1.0)), features[:, 2], atol=1e-5)
     assert extractor.config()["model"] == "tiny-group" and extractor.config()["hidden"] == 32
+    other = save_tiny_wav2vec2(tiny_group.parent / "other" / "tiny-group", "layer")
+    (changed,) = make_extractors("wav2vec2", model=str(other))
+    assert changed.config()["model"] == "tiny-group" and changed.config() != extractor.config()  # new weights
     with pytest.raises(UserError, match="out of range"):
         make_extractors("wav2vec2", model=str(tiny_group), layer=5)
 

@@ -55,6 +55,23 @@ def hub_reachable(timeout_s: float = _HUB_PROBE_TIMEOUT_S) -> bool:
         return False
 
 
+def weights_fingerprint(folder: Path, block: int = 1 << 20) -> str:
+    """Short sha256 over config.json and, per weight file, its size and first/last MiB (fast)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.name == "config.json" or path.suffix in (".safetensors", ".bin", ".pt", ".pth"):
+            size = path.stat().st_size
+            digest.update(f"{path.name}:{size}".encode())
+            with open(path, "rb") as handle:
+                digest.update(handle.read(block))
+                if size > block:
+                    handle.seek(max(block, size - block))
+                    digest.update(handle.read(block))
+    return digest.hexdigest()[:16]
+
+
 def load_wav2vec2(model: str | None = None):
     """A frozen-CNN ``Wav2Vec2Model`` in eval mode from a local folder, the HF cache or the hub."""
     from transformers import Wav2Vec2Model
@@ -110,12 +127,14 @@ class Wav2Vec2Extractor:
         self.cache_name = "wav2vec2" if self.layer is None else f"wav2vec2_l{self.layer}"
 
     def config(self) -> dict:
-        """Settings that identify the features (model folder name or hub id, layer, sizes)."""
+        """Settings that identify the features: model folder name or hub id, a fingerprint of the
+        weights (local folder) or the hub commit, layer, sizes."""
         path = Path(self.model_name).expanduser()
         name = path.resolve().name if path.exists() else self.model_name
         cfg = self.network.config
-        return {"name": "wav2vec2", "model": name, "layer": self.layer, "hidden": int(cfg.hidden_size),
-                "layers": int(cfg.num_hidden_layers), "normalised": True, "rate": RATE}
+        weights = weights_fingerprint(path) if path.is_dir() else str(getattr(cfg, "_commit_hash", "") or "")
+        return {"name": "wav2vec2", "model": name, "weights": weights, "layer": self.layer,
+                "hidden": int(cfg.hidden_size), "layers": int(cfg.num_hidden_layers), "normalised": True, "rate": RATE}
 
     def n_frames(self, n_samples: int) -> int:
         import torch
