@@ -1,0 +1,187 @@
+"""Registry entry of FaceFormer: ``train`` (shared loop) and ``load_predictor`` (our runs or the
+official vocaset.pth / biwi.pth)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...cache import Cache, SequenceRef
+from ...errors import UserError
+from ..training import TrainOptions, fit, load_checkpoint, resolve_device
+from .checkpoint import config_from_official, read_state
+from .model import FaceFormer, FaceFormerConfig
+
+DESCRIPTION = "FaceFormer (Fan et al., CVPR 2022): wav2vec2 encoder, biased causal Transformer decoder, autoregressive"
+
+
+def normalise_audio(audio: np.ndarray) -> np.ndarray:
+    """Per-utterance zero mean, unit variance: (x - mean) / sqrt(var + 1e-7)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    return ((audio - audio.mean()) / np.sqrt(audio.var() + 1e-7)).astype(np.float32)
+
+
+def protocol_speakers(cache: Cache) -> tuple[str, ...]:
+    from ..histalk.api import training_speakers
+
+    return training_speakers(cache)
+
+
+class FaceFormerSequences(torch.utils.data.Dataset):
+    """Raw audio + displacements per sequence, read lazily from the cache."""
+
+    def __init__(self, cache_path, split: str, speakers: tuple[str, ...]):
+        self.cache = Cache(cache_path)
+        self.refs = self.cache.sequences(split)
+        self.speakers = speakers
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def __getitem__(self, index: int) -> dict:
+        ref = self.refs[index]
+        motion = self.cache.vertices(ref.subject, ref.sentence) - self.cache.template(ref.subject)[None]
+        return {"audio": normalise_audio(self.cache.audio(ref.subject, ref.sentence)),
+                "motion": motion.reshape(len(motion), -1).astype(np.float32),
+                "speaker": self.speakers.index(ref.subject) if ref.subject in self.speakers else 0,
+                "key": ref.key}
+
+
+def collate_one(items: list[dict]) -> dict:
+    """Batch size 1, as the original (sequences of different lengths are not padded)."""
+    if len(items) != 1:
+        raise ValueError("FaceFormer trains with batch size 1")
+    item = items[0]
+    return {"audio": torch.from_numpy(item["audio"])[None], "motion": torch.from_numpy(item["motion"])[None],
+            "speaker": torch.tensor([item["speaker"]]), "mask": torch.ones(1, len(item["motion"]), dtype=torch.bool),
+            "keys": [item["key"]]}
+
+
+class FaceFormerTask:
+    def __init__(self, model: FaceFormer, lip_ids: np.ndarray | None):
+        self.model = model
+        self.lip_ids = None if lip_ids is None else torch.as_tensor(lip_ids, dtype=torch.long)
+
+    def _predict(self, model, batch):
+        motion = batch["motion"]
+        predicted = model(batch["audio"], batch["speaker"], motion.shape[1], displacement=motion)
+        return predicted, motion[:, : predicted.shape[1]]
+
+    def loss(self, model, batch):
+        predicted, target = self._predict(model, batch)
+        loss = torch.mean((predicted - target) ** 2)
+        return loss, {"mse": float(loss.detach())}
+
+    def validate(self, model, batch):
+        predicted, target = self._predict(model, batch)
+        out = {"loss": float(torch.mean((predicted - target) ** 2))}
+        if self.lip_ids is not None:
+            diff = (predicted - target).view(*predicted.shape[:2], -1, 3)[:, :, self.lip_ids.to(predicted.device)]
+            out.update(lve_sum=float((diff ** 2).sum(-1).amax(-1).sum()), frames=float(predicted.shape[1]))
+        return out
+
+    def run_config(self) -> dict:
+        return {"model": "faceformer", "faceformer": self.model.config.to_dict()}
+
+
+def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_encoder: str = "tiny",
+          d_model: int | None = None, teacher_forcing: bool = False, features: str | None = None, **options) -> Path:
+    """Autoregressive MSE training with Adam (1e-4 by default) through the shared loop; batch size 1.
+
+    ``audio_encoder``: 'tiny' (random init, quick CPU runs), 'base' (random base-sized) or a folder
+    with pretrained wav2vec2-base-960h weights (the original setting). ``features`` is ignored
+    (FaceFormer encodes raw audio).
+    """
+    unknown = set(options) - set(TrainOptions.__dataclass_fields__)
+    if unknown:
+        raise UserError(f"unknown faceformer option(s): {', '.join(sorted(unknown))}")
+    train_options = TrainOptions(**{"epochs": 30, "lr": 1e-4, "patience": 0, **options, "batch_size": 1})
+    cache = Cache(cache_path)
+    if not cache.sequences("train"):
+        raise UserError("no training sequences (split 'train')", cache_path)
+    speakers = protocol_speakers(cache)
+    biwi = cache.dataset == "biwi"
+    config = FaceFormerConfig(n_vertices=cache.n_vertices, speakers=speakers, d_model=d_model or (128 if biwi else 64),
+                              period=int(round(cache.fps)), fps=cache.fps, tokens_per_frame=2 if biwi else 1,
+                              audio_encoder=audio_encoder, teacher_forcing=teacher_forcing)
+    torch.manual_seed(train_options.seed)
+    model = FaceFormer(config)
+    lip = cache.regions().get("lip")
+    val = FaceFormerSequences(cache_path, "val", speakers) if cache.sequences("val") else None
+    fit(FaceFormerTask(model, lip), FaceFormerSequences(cache_path, "train", speakers), val, out_dir, train_options, collate_one)
+    return Path(out_dir)
+
+
+class FaceFormerPredictor:
+    """Autoregressive inference; unseen subjects get one prediction per training-speaker condition."""
+
+    name = "faceformer"
+
+    def __init__(self, model: FaceFormer, device: torch.device):
+        self.model = model.eval().to(device)
+        self.config = model.config
+        self.device = device
+
+    def motion(self, audio_16k: np.ndarray, n_frames: int, speaker: int) -> np.ndarray:
+        """(T', V, 3) displacements for normalised audio; T' = frames the audio covers."""
+        audio = torch.from_numpy(normalise_audio(audio_16k))[None].to(self.device)
+        with torch.no_grad():
+            out = self.model(audio, torch.tensor([speaker], device=self.device), n_frames)
+        return out[0].view(out.shape[1], -1, 3).cpu().numpy()
+
+    def predict(self, cache: Cache, ref: SequenceRef) -> dict:
+        audio, template = cache.audio(ref.subject, ref.sentence), cache.template(ref.subject)
+        speakers = self.config.speakers
+        if ref.subject in speakers:
+            return {None: template[None] + self.motion(audio, ref.n_frames, speakers.index(ref.subject))}
+        return {name: template[None] + self.motion(audio, ref.n_frames, i) for i, name in enumerate(speakers)}
+
+    def predict_audio(self, audio_16k: np.ndarray, template: np.ndarray, condition: str | None = None) -> np.ndarray:
+        speakers = self.config.speakers
+        if condition is not None and condition not in speakers:
+            raise UserError(f"unknown condition '{condition}' (training speakers: {', '.join(speakers)})")
+        n_frames = max(1, int(round(len(audio_16k) / 16000 * self.config.fps)))
+        return template[None] + self.motion(audio_16k, n_frames, speakers.index(condition) if condition else 0)
+
+
+def load_model(run_dir=None, checkpoint=None, speakers: tuple[str, ...] = ()) -> FaceFormer:
+    """A run's best.pt, or an official state dict (vocaset.pth / biwi.pth), weights_only=True."""
+    path = Path(checkpoint) if checkpoint else Path(run_dir) / "best.pt" if run_dir else None
+    if path is None:
+        raise UserError("FaceFormer needs --run RUN_DIR or --checkpoint vocaset.pth|biwi.pth")
+    if not checkpoint:
+        if not path.exists():
+            raise UserError("no FaceFormer checkpoint found (train first: 'histalk-bench train faceformer ...')", path)
+        saved = load_checkpoint(path)
+        run_config = json.loads(saved["config"])
+        if run_config.get("model") != "faceformer":
+            raise UserError(f"checkpoint is for model '{run_config.get('model')}', not faceformer", path)
+        config = FaceFormerConfig.from_dict(run_config["faceformer"])
+        state = saved["model"]
+    else:
+        state = read_state(path)
+        config = config_from_official(state, speakers)
+    model = FaceFormer(config)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("masked_spec_embed")]
+    if missing or unexpected:
+        raise UserError(f"checkpoint does not match FaceFormer: missing {missing[:3]}, unexpected {unexpected[:3]}", path)
+    return model
+
+
+Predictor = FaceFormerPredictor
+
+
+def load_predictor(cache: Cache, run_dir=None, checkpoint=None, device: str = "auto", **options) -> FaceFormerPredictor:
+    from ...datasets.splits import BIWI_TRAIN, VOCASET_TRAIN
+
+    official = tuple(BIWI_TRAIN if cache.dataset == "biwi" else VOCASET_TRAIN)
+    model = load_model(run_dir, checkpoint, speakers=official)
+    if model.config.n_vertices != cache.n_vertices:
+        raise UserError(f"checkpoint predicts {model.config.n_vertices} vertices but the cache ({cache.dataset}) has "
+                        f"{cache.n_vertices}: wrong dataset?", checkpoint or run_dir)
+    return FaceFormerPredictor(model, resolve_device(device))

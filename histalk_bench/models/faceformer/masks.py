@@ -1,0 +1,62 @@
+"""FaceFormer's periodic positional encoding and attention masks, built for any length."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class PeriodicPositionalEncoding(nn.Module):
+    """Sinusoidal encoding of the position within a period, repeated: buffer ``pe`` (1, L, d).
+
+    The buffer length follows the official checkpoints (period * (600 // period + 1)); longer
+    sequences tile it further, so there is no 600-frame limit.
+    """
+
+    def __init__(self, d: int, period: int, max_len: int = 600, dropout: float = 0.1):
+        super().__init__()
+        self.period = period
+        self.dropout = nn.Dropout(dropout)
+        self.register_buffer("pe", self._table(d, period, period * (max_len // period + 1)))
+
+    @staticmethod
+    def _table(d: int, period: int, length: int) -> torch.Tensor:
+        position = torch.arange(period, dtype=torch.float32)[:, None]
+        frequency = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
+        one = torch.zeros(period, d)
+        one[:, 0::2] = torch.sin(position * frequency)
+        one[:, 1::2] = torch.cos(position * frequency[: d // 2])
+        repeats = -(-length // period)
+        return one.repeat(repeats, 1)[:length][None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[1]
+        pe = self.pe
+        if n > pe.shape[1]:
+            pe = pe.repeat(1, -(-n // pe.shape[1]), 1)
+        return self.dropout(x + pe[:, :n].to(x.dtype))
+
+
+def alibi_slopes(n_heads: int) -> torch.Tensor:
+    """Geometric head slopes; for 4 heads: 1/4, 1/16, 1/64, 1/256."""
+    start = 2 ** (-(2 ** -(math.log2(n_heads) - 3)))
+    return torch.tensor([start * start ** i for i in range(n_heads)])
+
+
+def biased_causal_mask(n_heads: int, length: int, period: int, device=None) -> torch.Tensor:
+    """(heads, T, T) additive mask: -slope_h * floor((i - j) / period) for j <= i, -inf for j > i."""
+    i = torch.arange(length, device=device)[:, None]
+    j = torch.arange(length, device=device)[None, :]
+    distance = torch.div(i - j, period, rounding_mode="floor").clamp(min=0).float()
+    bias = -alibi_slopes(n_heads).to(device)[:, None, None] * distance[None]
+    return bias.masked_fill((j > i)[None], float("-inf"))
+
+
+def memory_mask(length: int, n_audio: int, tokens_per_frame: int, device=None) -> torch.Tensor:
+    """(T, S) bool, True = masked: frame i sees audio token i (1 token per frame) or 2i and 2i+1 (2)."""
+    i = torch.arange(length, device=device)[:, None]
+    j = torch.arange(n_audio, device=device)[None, :]
+    allowed = (j // tokens_per_frame) == i
+    return ~allowed
