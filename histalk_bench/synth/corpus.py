@@ -70,7 +70,9 @@ def _takes(layout: str, subjects: list[str], numbers: list[int], seed: int):
         style = (float(rng.uniform(0.75, 1.25)), float(rng.uniform(0.6, 1.4)))
         for number in numbers:
             sentence = f"sentence{number:02d}" if layout == "vocaset" else f"e{number:02d}"
-            plan.append((s_index, subject, sentence, _text(s_index, number), voice, style, rng))
+            # VOCASET subjects read different sentences; BIWI subjects all read the same 40
+            text = _text(s_index if layout == "vocaset" else 0, number)
+            plan.append((s_index, subject, sentence, text, voice, style, rng))
     utterances = synthesise_many([(text, voice) for _, _, _, text, voice, _, _ in plan])
     rigs = {subject: build_face(shape_seed=seed * 1000 + s_index) for s_index, subject in enumerate(subjects)}
     takes: list[_Take] = []

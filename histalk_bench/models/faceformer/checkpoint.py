@@ -11,8 +11,8 @@ import torch
 from ...errors import UserError
 from .model import FaceFormerConfig
 
-OFFICIAL_PREFIXES = ("audio_encoder.", "audio_feature_map.", "vertice_map.", "vertice_map_r.", "obj_vector.", "PPE.pe",
-                     "transformer_decoder.layers.0.")
+REQUIRED_KEYS = ("audio_feature_map.weight", "vertice_map.weight", "vertice_map_r.weight", "obj_vector.weight", "PPE.pe")
+OFFICIAL_PREFIXES = ("audio_encoder.", "transformer_decoder.layers.0.")
 _WEIGHT_NORM = {".weight_g": ".parametrizations.weight.original0", ".weight_v": ".parametrizations.weight.original1"}
 
 
@@ -54,7 +54,8 @@ def encoder_config_from_state(state: dict) -> dict:
 
 
 def config_from_official(state: dict, speakers: tuple[str, ...]) -> FaceFormerConfig:
-    missing = [p for p in OFFICIAL_PREFIXES if not any(k.startswith(p) for k in state)]
+    missing = [k for k in REQUIRED_KEYS if k not in state]
+    missing += [p for p in OFFICIAL_PREFIXES if not any(k.startswith(p) for k in state)]
     if missing:
         raise UserError(f"not a FaceFormer checkpoint: no {', '.join(missing[:3])} weights")
     d = int(state["audio_feature_map.weight"].shape[0])

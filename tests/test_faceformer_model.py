@@ -1,0 +1,123 @@
+"""FaceFormer: masks, positional encoding, zero-init output, long sequences, autoregressive
+consistency, official checkpoint loading, wrong-dataset errors, and a short training run."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from histalk_bench.errors import UserError
+from histalk_bench.models.faceformer.checkpoint import config_from_official, read_state, rename_weight_norm
+from histalk_bench.models.faceformer.masks import PeriodicPositionalEncoding, alibi_slopes, biased_causal_mask, memory_mask
+from histalk_bench.models.faceformer.model import FaceFormer, FaceFormerConfig
+
+torch.set_num_threads(1)
+
+
+def _model(**overrides):
+    torch.manual_seed(0)
+    values = dict(n_vertices=20, speakers=("A", "B", "C"), d_model=16, period=30)
+    values.update(overrides)
+    return FaceFormer(FaceFormerConfig(**values)).eval()
+
+
+def test_alibi_slopes_and_bias_values():
+    assert alibi_slopes(4).tolist() == [1 / 4, 1 / 16, 1 / 64, 1 / 256]
+    mask = biased_causal_mask(4, 70, period=30)
+    assert mask.shape == (4, 70, 70)
+    assert torch.isinf(mask[0, 3, 4]) and mask[0, 3, 3] == 0
+    assert mask[0, 40, 5] == -0.25 * ((40 - 5) // 30)
+    assert mask[3, 69, 0] == -(1 / 256) * (69 // 30)
+
+
+def test_memory_mask_for_one_and_two_tokens_per_frame():
+    one = memory_mask(5, 5, 1)
+    assert (~one).sum(1).tolist() == [1] * 5 and not one[2, 2]
+    two = memory_mask(4, 8, 2)
+    assert not two[1, 2] and not two[1, 3] and two[1, 1] and two[1, 4]
+
+
+def test_periodic_encoding_repeats_and_extends_past_600():
+    ppe = PeriodicPositionalEncoding(8, period=25, dropout=0.0)
+    assert ppe.pe.shape == (1, 625, 8)
+    torch.testing.assert_close(ppe.pe[0, 3], ppe.pe[0, 28])
+    out = ppe(torch.zeros(1, 1000, 8))
+    torch.testing.assert_close(out[0, 999], ppe.pe[0, 999 % 25])
+
+
+def test_untrained_model_predicts_the_template_and_handles_700_frames():
+    model = _model()
+    audio = torch.randn(1, 16000 * 24)  # 24 s of audio, 720 frames at 30 fps
+    memory, usable = model.encode_audio(audio, 720)
+    assert usable == 720 and memory.shape[:2] == (1, 720)
+    out = model.forward_teacher_forced(memory, model.style(torch.tensor([1])), torch.randn(1, 720, 60))
+    assert out.shape == (1, 720, 60) and out.abs().max() == 0  # zero-initialised output map
+
+
+def test_autoregressive_equals_teacher_forcing_on_its_own_outputs():
+    model = _model()
+    torch.nn.init.normal_(model.vertice_map_r.weight, std=0.1)
+    audio = torch.randn(1, 16000)
+    memory, usable = model.encode_audio(audio, 12)
+    style = model.style(torch.tensor([2]))
+    with torch.no_grad():
+        generated = model.forward_autoregressive(memory, style, usable)
+        replay = model.forward_teacher_forced(memory, style, generated)
+    torch.testing.assert_close(generated, replay, rtol=1e-4, atol=1e-5)
+
+
+def test_biwi_uses_two_audio_tokens_per_frame():
+    model = _model(period=25, tokens_per_frame=2, fps=25.0)
+    memory, usable = model.encode_audio(torch.randn(1, 16000), 25)
+    assert memory.shape[1] % 2 == 0 and usable == min(25, memory.shape[1] // 2)
+
+
+def _official_like_state(model: FaceFormer) -> dict:
+    """A state dict with exactly the official names, old weight-norm keys included."""
+    state = {}
+    for key, value in model.state_dict().items():
+        key = key.replace("parametrizations.weight.original0", "weight_g").replace("parametrizations.weight.original1", "weight_v")
+        state[key] = value.clone()
+    return state
+
+
+def test_official_checkpoint_loads_with_renamed_weight_norm(tmp_path, vocaset_cache):
+    from histalk_bench.cache import Cache
+    from histalk_bench.models.faceformer.api import load_predictor
+
+    with Cache(vocaset_cache) as cache:
+        n_vertices = cache.n_vertices
+        source = _model(n_vertices=n_vertices, speakers=tuple(f"s{i}" for i in range(8)), d_model=64)
+        torch.nn.init.normal_(source.vertice_map_r.weight, std=0.01)
+        state = _official_like_state(source)
+        assert any(k.endswith("weight_g") for k in state) and "PPE.pe" in state
+        assert state["PPE.pe"].shape == (1, 630, 64)
+        torch.save(state, tmp_path / "vocaset.pth")
+        predictor = load_predictor(cache, checkpoint=tmp_path / "vocaset.pth", device="cpu")
+        assert predictor.config.d_model == 64 and len(predictor.config.speakers) == 8
+        assert predictor.config.speakers[0] == "FaceTalk_170728_03272_TA"  # the protocol's one-hot order
+        for key, value in rename_weight_norm(state).items():
+            torch.testing.assert_close(predictor.model.state_dict()[key], value)
+        ref = cache.sequences("test")[0]
+        out = predictor.predict(cache, ref)
+        assert len(out) == 8 and next(iter(out.values())).shape == (ref.n_frames, n_vertices, 3)
+
+        wrong = _official_like_state(_model(n_vertices=n_vertices + 1, speakers=tuple("abcdef"), d_model=16, period=25))
+        torch.save(wrong, tmp_path / "biwi.pth")
+        with pytest.raises(UserError, match="wrong dataset"):
+            load_predictor(cache, checkpoint=tmp_path / "biwi.pth", device="cpu")
+        del state["vertice_map.weight"]
+        torch.save(state, tmp_path / "broken.pth")
+        with pytest.raises(UserError, match="not a FaceFormer checkpoint"):
+            load_predictor(cache, checkpoint=tmp_path / "broken.pth", device="cpu")
+
+
+def test_short_training_lowers_the_loss(vocaset_cache, tmp_path):
+    from histalk_bench.models.faceformer.api import train
+
+    train(vocaset_cache, tmp_path / "run", epochs=3, lr=1e-3, teacher_forcing=True, progress=False, d_model=16)
+    history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["task"]["faceformer"]["speakers"][0] == "FaceTalk_170728_03272_TA"  # FIELD.md one-hot order
