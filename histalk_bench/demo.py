@@ -23,7 +23,15 @@ class DemoOptions:
     seed: int = 0
     epochs: int = 60
     models: tuple[str, ...] = ("histalk", "static", "mean")
-    train_options: dict = field(default_factory=dict)
+    faceformer_epochs: int = 8
+    train_options: dict = field(default_factory=dict)  # model name -> extra train() options
+
+    def options_for(self, name: str) -> dict:
+        """train() options of a model in the demo (FaceFormer: tiny encoder, teacher forcing, CPU-sized)."""
+        base = {"histalk": {"epochs": self.epochs, "features": "mel"},
+                "faceformer": {"epochs": self.faceformer_epochs, "teacher_forcing": True, "lr": 1e-3,
+                               "audio_encoder": "tiny"}}.get(name, {"epochs": self.epochs})
+        return {**base, "seed": self.seed, "progress": False, **self.train_options.get(name, {})}
 
 
 def _stage(name: str):
@@ -58,10 +66,9 @@ def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = 
     for name in options.models:
         module = MODELS.get(name)
         if hasattr(module, "train"):
-            start = _stage(f"training {name} for {options.epochs} epochs on the CPU")
-            run_dir = out / "runs" / name
-            runs[name] = Path(module.train(cache_path, run_dir, epochs=options.epochs, seed=options.seed,
-                                           features="mel", progress=False, **options.train_options.get(name, {})))
+            train_options = options.options_for(name)
+            start = _stage(f"training {name} for {train_options['epochs']} epochs")
+            runs[name] = Path(module.train(cache_path, out / "runs" / name, **train_options))
             timings[f"train_{name}_s"] = time.perf_counter() - start
 
     start = _stage("comparing models on the test split")
