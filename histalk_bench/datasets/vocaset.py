@@ -88,18 +88,24 @@ def _raw_sources(root: Path, n_vertices: int, known: set[str], templates: dict) 
             entry = audio.get(subject, {}).get(sentence) if isinstance(audio, dict) else None
             sources.append(SourceSequence(
                 subject, sentence, vocaset_split(subject, sentence), "",
-                load_vertices=_raw_vertex_loader(data, rows),
+                load_vertices=_raw_vertex_loader(verts_path, rows),
                 load_audio=_raw_audio_loader(entry, f"{audio_path} [{subject}/{sentence}]"),
                 vertex_source=f"{verts_path} [{subject}/{sentence}]"))
     return sources
 
 
-def _raw_vertex_loader(data: np.ndarray, rows: np.ndarray):
+def _raw_vertex_loader(verts_path: Path, rows: np.ndarray):
+    """Reads one sequence through its own short-lived memory map, so mapped pages are released
+    after each sequence and peak memory does not grow with the size of data_verts.npy."""
     def load() -> np.ndarray:
+        data = np.load(verts_path, mmap_mode="r")
         picked = rows[::2]  # 60 -> 30 fps: exactly every second frame
         if np.all(np.diff(picked) == 2):
-            return np.asarray(data[picked[0] : picked[-1] + 1 : 2])
-        return np.asarray(data[np.sort(picked)])[np.argsort(np.argsort(picked))]
+            out = np.array(data[picked[0] : picked[-1] + 1 : 2])
+        else:
+            out = np.array(data[np.sort(picked)])[np.argsort(np.argsort(picked))]
+        del data
+        return out
     return load
 
 
