@@ -15,6 +15,7 @@ def _common_options(function):
                      help="Comma-separated feature extractors (wav2vec2, mel) or 'none'."),
         click.option("--wav2vec2-model", default=None, help="Local folder (or hub id) of wav2vec2 weights."),
         click.option("--wav2vec2-layer", type=int, default=None, help="Store one hidden layer instead of all."),
+        click.option("--allow-download", is_flag=True, help="Let wav2vec2 weights be downloaded from the hub (off: local files only)."),
         click.option("--regions", default=None, help="FLAME_masks.pkl, a folder with lve.txt+fdd.txt, or 'LIP,UPPER'."),
         click.option("--regions-preset", default=None,
                      help="Check the region files against a pinned protocol: codetalker-biwi, facediffuser-vocaset, flame-masks."),
@@ -25,6 +26,7 @@ def _common_options(function):
         click.option("--mfa-bin", default=None, help="Path of the 'mfa' executable."),
         click.option("--mfa-dictionary", default=None, help="MFA dictionary name or path."),
         click.option("--mfa-acoustic-model", default=None, help="MFA acoustic model name or path."),
+        click.option("--mfa-config", default=None, help="MFA config file (e.g. alignments/mfa_config.yaml)."),
         click.option("--subjects", default=None, help="Only these subjects (comma-separated)."),
         click.option("--limit", type=int, default=None, help="Only the first N sequences."),
         click.option("--jobs", type=int, default=1, show_default=True, help="Parallel readers."),
@@ -40,9 +42,11 @@ def _common_options(function):
 def _run(dataset: str, kwargs: dict) -> None:
     from ..datasets import DATASETS
 
-    aligner_options = {k: kwargs.pop(k) for k in ("mfa_bin", "mfa_dictionary", "mfa_acoustic_model") if kwargs.get(k)}
-    feature_options = {"wav2vec2_model": kwargs.pop("wav2vec2_model"), "layer": kwargs.pop("wav2vec2_layer")}
-    for key in ("mfa_bin", "mfa_dictionary", "mfa_acoustic_model"):
+    mfa_keys = ("mfa_bin", "mfa_dictionary", "mfa_acoustic_model", "mfa_config")
+    aligner_options = {k: kwargs.pop(k) for k in mfa_keys if kwargs.get(k)}
+    feature_options = {"wav2vec2_model": kwargs.pop("wav2vec2_model"), "layer": kwargs.pop("wav2vec2_layer"),
+                       "allow_download": kwargs.pop("allow_download")}
+    for key in mfa_keys:
         kwargs.pop(key, None)
     subjects = kwargs.pop("subjects")
     quiet = kwargs.pop("quiet")

@@ -72,7 +72,7 @@ def weights_fingerprint(folder: Path, block: int = 1 << 20) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_wav2vec2(model: str | None = None):
+def load_wav2vec2(model: str | None = None, allow_download: bool = False):
     """A frozen-CNN ``Wav2Vec2Model`` in eval mode from a local folder, the HF cache or the hub."""
     from transformers import Wav2Vec2Model
     from transformers.utils import logging as hf_logging
@@ -86,7 +86,8 @@ def load_wav2vec2(model: str | None = None):
     elif model.startswith((".", "/", "~")) or model.count("/") > 1:  # a path, not an "org/name" hub id
         raise UserError("wav2vec2 model folder not found", model)
     else:
-        source, local_only = model, not hub_reachable()
+        # the hub is only contacted when the user asked for a download (--allow-download)
+        source, local_only = model, not (allow_download and hub_reachable())
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -117,7 +118,7 @@ class Wav2Vec2Extractor:
         self.model_name = str(wav2vec2_model or model or DEFAULT_MODEL)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.batch_size = max(1, int(batch_size))
-        self.network = load_wav2vec2(self.model_name).to(self.device)
+        self.network = load_wav2vec2(self.model_name, allow_download=bool(_options.get("allow_download"))).to(self.device)
         n_states = int(self.network.config.num_hidden_layers) + 1
         if layer is not None and not -n_states <= int(layer) < n_states:
             raise UserError(f"--wav2vec2-layer {layer} is out of range: this model has hidden states 0..{n_states - 1}")
