@@ -166,3 +166,26 @@ def test_predict_cli_writes_predictions_for_unseen_speakers_per_condition(vocase
     bad = subprocess.run([sys.executable, "-m", "histalk_bench.cli.main", "train", "histalk", "--data", str(vocaset_cache),
                           "--out", str(run), "--set", "nonsense=1"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown histalk option" in bad.stderr
+
+
+def test_predict_from_a_new_audio_file(vocaset_cache, tmp_path):
+    import subprocess
+    import sys
+
+    import soundfile
+
+    from histalk_bench.cache import Cache
+    from histalk_bench.models.histalk.api import train
+
+    train(vocaset_cache, tmp_path / "run", epochs=1, progress=False, d_model=16)
+    with Cache(vocaset_cache) as cache:
+        ref = cache.sequences("test")[0]
+        soundfile.write(tmp_path / "new.wav", cache.audio(ref.subject, ref.sentence), 16000)
+        n_vertices = cache.n_vertices
+    out = tmp_path / "new.npy"
+    result = subprocess.run([sys.executable, "-m", "histalk_bench.cli.main", "predict", "--model", "histalk", "--run",
+                             str(tmp_path / "run"), "--audio", str(tmp_path / "new.wav"), "--template", ref.subject,
+                             "--data", str(vocaset_cache), "--out", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    vertices = np.load(out)
+    assert vertices.shape == (ref.n_frames, n_vertices * 3)
