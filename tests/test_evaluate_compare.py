@@ -11,7 +11,6 @@ from histalk_bench.cache import Cache
 from histalk_bench.errors import UserError
 from histalk_bench.evaluate import evaluate
 from histalk_bench.evaluate_compare import run_compare
-from histalk_bench.predictions import PredictionWriter
 
 
 def _write_npy_folder(cache_path, folder, conditions=None, drop=0, transform=lambda x: x, flat=True):

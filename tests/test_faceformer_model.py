@@ -3,12 +3,11 @@ consistency, official checkpoint loading, wrong-dataset errors, and a short trai
 
 import json
 
-import numpy as np
 import pytest
 import torch
 
 from histalk_bench.errors import UserError
-from histalk_bench.models.faceformer.checkpoint import config_from_official, read_state, rename_weight_norm
+from histalk_bench.models.faceformer.checkpoint import rename_weight_norm
 from histalk_bench.models.faceformer.masks import PeriodicPositionalEncoding, alibi_slopes, biased_causal_mask, memory_mask
 from histalk_bench.models.faceformer.model import FaceFormer, FaceFormerConfig
 

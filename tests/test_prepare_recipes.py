@@ -12,7 +12,6 @@ import pytest
 from histalk_bench.cache import Cache
 from histalk_bench.datasets.biwi import prepare_biwi
 from histalk_bench.datasets.vocaset import prepare_vocaset
-from histalk_bench.errors import UserError
 
 
 def _index(corpus):

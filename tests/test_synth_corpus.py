@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from histalk_bench.datasets.splits import biwi_split, vocaset_split
 from histalk_bench.synth import write_synthetic_corpus

@@ -64,6 +64,16 @@ class AlignerBase:
         return results
 
 
+class BatchAlignerBase(AlignerBase):
+    """For backends that work on a whole request list at once (MFA): ``align`` is one-item ``align_many``."""
+
+    def align(self, request: AlignRequest) -> Alignment:
+        result = self.align_many([request])[0]
+        if isinstance(result, AlignmentFailure):
+            raise RuntimeError(result.reason)
+        return result
+
+
 class NoAligner(AlignerBase):
     """``--aligner none``: stores no tiers."""
 

@@ -6,7 +6,7 @@ from typing import Sequence
 
 from ..errors import UserError
 from . import ALIGNERS
-from .base import AlignerBase, Alignment, AlignmentFailure, AlignRequest
+from .base import Alignment, AlignmentFailure, AlignRequest, BatchAlignerBase
 from .mfa import find_mfa
 
 
@@ -14,7 +14,7 @@ def mfa_available(mfa_bin: str | None = None) -> bool:
     return find_mfa(mfa_bin) is not None
 
 
-class AutoAligner(AlignerBase):
+class AutoAligner(BatchAlignerBase):
     """``auto``: MFA for utterances with a transcript when an ``mfa`` executable exists,
     pocketsphinx for the rest, for what MFA failed on, and for everything when there is no ``mfa``."""
 
@@ -25,12 +25,6 @@ class AutoAligner(AlignerBase):
 
         self.mfa = ALIGNERS.get("mfa")(mfa_bin=mfa_bin, **options) if mfa_available(mfa_bin) else None
         self.fallback = PocketSphinxAligner(**options)
-
-    def align(self, request: AlignRequest) -> Alignment:
-        result = self.align_many([request])[0]
-        if isinstance(result, AlignmentFailure):
-            raise RuntimeError(result.reason)
-        return result
 
     def align_many(self, requests: Sequence[AlignRequest]) -> list[Alignment | AlignmentFailure]:
         """MFA first where it applies; whatever MFA could not align goes to pocketsphinx."""

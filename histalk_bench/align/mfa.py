@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import UserError
-from .base import AlignerBase, Alignment, AlignmentFailure, AlignRequest
+from .base import Alignment, AlignmentFailure, AlignRequest, BatchAlignerBase
 from .textgrid_io import read_textgrid
 
 DEFAULT_DICTIONARY = "english_us_arpa"
@@ -44,7 +44,7 @@ def _last_lines(text: str, n: int = 3) -> str:
     return " | ".join(lines[-n:])[-400:]
 
 
-class MFAAligner(AlignerBase):
+class MFAAligner(BatchAlignerBase):
     """Runs ``mfa align`` once per :meth:`align_many` call."""
 
     name = "mfa"
@@ -70,12 +70,6 @@ class MFAAligner(AlignerBase):
         if self.jobs:
             command += ["-j", str(int(self.jobs))]
         return command
-
-    def align(self, request: AlignRequest) -> Alignment:
-        result = self.align_many([request])[0]
-        if isinstance(result, AlignmentFailure):
-            raise RuntimeError(result.reason)
-        return result
 
     def align_many(self, requests: Sequence[AlignRequest]) -> list[Alignment | AlignmentFailure]:
         import soundfile
