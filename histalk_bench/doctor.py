@@ -176,10 +176,13 @@ def check_rendering(timeout_s: float = 30.0) -> Check:
                      "pip install 'histalk-bench[render]' (pyrender, PyOpenGL) and the EGL libraries")
     from .rendering.backend_pyrender import probe_egl
 
-    works, detail = probe_egl(timeout_s)
-    if works:
-        return Check("rendering", OK, detail)
-    return Check("rendering", WARN, f"no offscreen OpenGL: {detail}; 'render' falls back to matplotlib",
+    probe = probe_egl(timeout_s)
+    if probe.works and probe.software:
+        return Check("rendering", OK, f"{probe.detail}; a CPU rasteriser, so 'render --backend auto' uses "
+                     "matplotlib (faster here) and --backend pyrender forces OpenGL")
+    if probe.works:
+        return Check("rendering", OK, probe.detail)
+    return Check("rendering", WARN, f"no offscreen OpenGL: {probe.detail}; 'render' falls back to matplotlib",
                  "apt-get install libegl1 libgl1 libgles2 (Debian/Ubuntu), keep PYOPENGL_PLATFORM=egl "
                  "(or try PYOPENGL_PLATFORM=osmesa with libosmesa6)")
 

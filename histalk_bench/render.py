@@ -2,7 +2,8 @@
 
 Library entry point: :func:`render_sequence`.  Backends: ``pyrender`` (OpenGL through EGL,
 headless) and ``matplotlib`` (CPU, no OpenGL); ``auto`` picks pyrender when an offscreen
-context can be created, else matplotlib.
+context can be created on a hardware OpenGL driver, else matplotlib (which is faster than Mesa's
+CPU rasteriser llvmpipe).
 """
 
 from __future__ import annotations
@@ -102,13 +103,16 @@ def choose_backend(requested: str, has_faces: bool) -> tuple[str, str]:
         return "matplotlib", "pyrender not installed"
     from .rendering.backend_pyrender import probe_egl
 
-    works, detail = probe_egl()
-    if works:
-        return "pyrender", detail
+    probe = probe_egl()
+    if probe.works and (requested == "pyrender" or not probe.software):
+        return "pyrender", probe.detail
+    if probe.works:
+        return "matplotlib", (f"OpenGL renderer '{probe.renderer}' rasterises on the CPU, where matplotlib is "
+                              "faster; --backend pyrender forces it")
     if requested == "pyrender":
-        raise UserError(f"no offscreen OpenGL context: {detail}; install libegl1 and libgl1 "
+        raise UserError(f"no offscreen OpenGL context: {probe.detail}; install libegl1 and libgl1 "
                         "(Debian/Ubuntu) or use --backend matplotlib")
-    return "matplotlib", f"no offscreen OpenGL ({detail})"
+    return "matplotlib", f"no offscreen OpenGL ({probe.detail})"
 
 
 def render_sequence(data: str | os.PathLike, preds: list[str | os.PathLike], sequence: str,
@@ -162,11 +166,15 @@ def render_sequence(data: str | os.PathLike, preds: list[str | os.PathLike], seq
         from .rendering.backend_pyrender import PyrenderPanelRenderer as Renderer
     else:
         from .rendering.backend_matplotlib import MatplotlibPanelRenderer as Renderer
-    renderer = Renderer(faces, framing, size)
     layout = PanelLayout([p.label for p in panels], size, scale)
     height, width = layout.shape
     audio = audio[: int(round(n_frames / fps * AUDIO_RATE))]
-    writer = VideoWriter(out, width=width, height=height, fps=fps, audio=audio, sample_rate=AUDIO_RATE)
+    renderer = Renderer(faces, framing, size)  # closed in every case below (EGL contexts must be released)
+    try:
+        writer = VideoWriter(out, width=width, height=height, fps=fps, audio=audio, sample_rate=AUDIO_RATE)
+    except BaseException:
+        renderer.close()
+        raise
     try:
         for t in progress_bar(range(n_frames), desc=f"render ({chosen})", total=n_frames, enabled=progress):
             images = [renderer.render(panels[0].vertices[t])]

@@ -54,7 +54,7 @@ def test_matplotlib_video_has_video_and_audio_and_panels(files):
     for panel in panels:  # each panel shows a mesh, not just the white background
         assert (panel.sum(axis=2) < 600).mean() > 0.1
     gt_panel, noisy_panel = panels[0], panels[2]
-    # ground truth is grey skin; the error-coloured noisy prediction is tinted (inferno colours)
+    # ground truth is grey skin; the error-coloured noisy prediction is tinted (YlOrRd colours)
     grey = np.abs(gt_panel[..., 0] - gt_panel[..., 2]) < 20
     assert grey.mean() > 0.9
     tinted = (noisy_panel[..., 0] - noisy_panel[..., 1]) > 25
@@ -92,9 +92,11 @@ def test_pyrender_backend_when_egl_works(files):
     pytest.importorskip("pyrender")
     from histalk_bench.rendering.backend_pyrender import probe_egl
 
-    works, detail = probe_egl(timeout_s=30)
-    if not works:
-        pytest.skip(f"no EGL: {detail}")
+    probe = probe_egl(timeout_s=30)
+    if not probe.works:
+        pytest.skip(f"no EGL: {probe.detail}")
+    assert probe.renderer
+    assert choose_backend("auto", has_faces=True)[0] == ("matplotlib" if probe.software else "pyrender")
     root, cache, laggy, noisy = files
     out = root / "gl.mp4"
     result = render_sequence(cache, [laggy], SEQ, out, error_colors=True, size=128, backend="pyrender",

@@ -1,12 +1,13 @@
 """CPU renderer without OpenGL: orthographic projection of shaded triangles drawn back to
-front (painter's algorithm) into a matplotlib Agg canvas."""
+front (painter's algorithm) into a matplotlib Agg canvas.  Each triangle gets the mean of its
+corners' Lambert shading (from vertex normals), which looks smooth at a flat-shading cost."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .colors import SKIN_RGB
-from .geometry import Framing, face_normals, lambert
+from .geometry import Framing, lambert, vertex_normals
 
 
 class MatplotlibPanelRenderer:
@@ -33,7 +34,7 @@ class MatplotlibPanelRenderer:
         axes.set_ylim(c[1] - h, c[1] + h)
         axes.set_aspect("equal")
         if self.faces is not None:
-            self.artist = PolyCollection([], closed=True, linewidths=0.25, antialiaseds=False)
+            self.artist = PolyCollection([], closed=True, linewidths=0, antialiaseds=False)
             axes.add_collection(self.artist)
         else:
             self.artist = axes.scatter([], [], s=max(1.0, self.size / 256.0), linewidths=0)
@@ -47,14 +48,13 @@ class MatplotlibPanelRenderer:
             self.artist.set_offsets(vertices[order, :2])
             self.artist.set_facecolors(np.clip(base[order], 0, 1))
         else:
-            shade = lambert(face_normals(vertices, self.faces))
-            colours = base[self.faces].mean(axis=1) * shade[:, None]
+            shaded = base * lambert(vertex_normals(vertices, self.faces))[:, None]
+            colours = shaded[self.faces].mean(axis=1)
             order = np.argsort(vertices[self.faces, 2].mean(axis=1))  # far to near
             faces = self.faces[order]
             self.artist.set_verts(vertices[faces][:, :, :2])
             rgb = np.clip(colours[order], 0, 1)
             self.artist.set_facecolors(rgb)
-            self.artist.set_edgecolors(rgb)
         self.canvas.draw()
         return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
 

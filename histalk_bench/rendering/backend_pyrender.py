@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,24 +18,46 @@ _PROBE = (
     "r = pyrender.OffscreenRenderer(16, 16)\n"
     "s = pyrender.Scene(); s.add(pyrender.OrthographicCamera(xmag=1.0, ymag=1.0))\n"
     "c, d = r.render(s)\n"
-    "r.delete(); print('EGL-OK', c.shape)\n"
+    "name = 'unknown'\n"
+    "try:\n"
+    "    from OpenGL.GL import GL_RENDERER, glGetString\n"
+    "    r._platform.make_current(); name = glGetString(GL_RENDERER).decode()\n"
+    "except Exception:\n"
+    "    pass\n"
+    "r.delete(); print('EGL-OK', c.shape); print('GL-RENDERER', name)\n"
 )
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")
 
 
-def probe_egl(timeout_s: float = 30.0) -> tuple[bool, str]:
-    """Try an offscreen pyrender context in a child process (a broken driver may hang or crash).
-    Returns (works, one-line detail)."""
+@dataclass(frozen=True)
+class EGLProbe:
+    """Result of :func:`probe_egl`: whether a context works, the OpenGL renderer's name, a detail line."""
+
+    works: bool
+    renderer: str
+    detail: str
+
+    @property
+    def software(self) -> bool:
+        """True for Mesa's CPU rasterisers (llvmpipe ...), where matplotlib is as fast or faster."""
+        return any(word in self.renderer.lower() for word in SOFTWARE_RENDERERS)
+
+
+def probe_egl(timeout_s: float = 30.0) -> EGLProbe:
+    """Try an offscreen pyrender context in a child process (a broken driver may hang or crash)."""
     env = dict(os.environ)
     env.setdefault("PYOPENGL_PLATFORM", "egl")
     try:
         result = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
                                 timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired:
-        return False, f"offscreen renderer did not start within {timeout_s:.0f} s"
+        return EGLProbe(False, "", f"offscreen renderer did not start within {timeout_s:.0f} s")
     if result.returncode == 0 and "EGL-OK" in result.stdout:
-        return True, f"pyrender offscreen renderer works (PYOPENGL_PLATFORM={env['PYOPENGL_PLATFORM']})"
+        name = result.stdout.split("GL-RENDERER", 1)[1].strip() if "GL-RENDERER" in result.stdout else "unknown"
+        return EGLProbe(True, name, f"pyrender offscreen rendering works (PYOPENGL_PLATFORM="
+                                    f"{env['PYOPENGL_PLATFORM']}, OpenGL renderer: {name})")
     lines = [line for line in (result.stderr or result.stdout).strip().splitlines() if line.strip()]
-    return False, lines[-1] if lines else f"probe exited with code {result.returncode}"
+    return EGLProbe(False, "", lines[-1] if lines else f"probe exited with code {result.returncode}")
 
 
 class PyrenderPanelRenderer:
@@ -50,7 +73,7 @@ class PyrenderPanelRenderer:
         self.faces = np.asarray(faces, dtype=np.uint32)
         self.size = int(size)
         self.renderer = pyrender.OffscreenRenderer(self.size, self.size)
-        self.scene = pyrender.Scene(bg_color=[1.0, 1.0, 1.0, 1.0], ambient_light=[0.35, 0.35, 0.35])
+        self.scene = pyrender.Scene(bg_color=[1.0, 1.0, 1.0, 1.0], ambient_light=[0.15, 0.15, 0.15])
         h = framing.half_extent
         camera_pose = np.eye(4)
         camera_pose[:3, 3] = framing.center + np.array([0.0, 0.0, 10.0 * h])
@@ -58,7 +81,7 @@ class PyrenderPanelRenderer:
         self.scene.add(camera, pose=camera_pose)
         light_pose = np.eye(4)
         light_pose[:3, :3] = _look_rotation(np.array([0.3, 0.4, 1.0]))
-        self.scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=2.5), pose=light_pose)
+        self.scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=8.0), pose=light_pose)
         # Measured with pyrender 0.1.45: vertex colours (COLOR_0) render near-black with an OPAQUE
         # material and saturate with base colour 1; BLEND with base 0.3-0.4 gives the expected shading.
         self.material = pyrender.MetallicRoughnessMaterial(alphaMode="BLEND", baseColorFactor=[0.4, 0.4, 0.4, 1.0],
@@ -70,7 +93,8 @@ class PyrenderPanelRenderer:
         pyrender = self._pyrender
         vertices = np.asarray(vertices, dtype=np.float32)
         colours = np.broadcast_to(SKIN_RGB, vertices.shape) if vertex_rgb is None else vertex_rgb
-        colours = np.concatenate([colours, np.ones((len(vertices), 1))], axis=1).astype(np.float32)
+        # pyrender multiplies COLOR_0 in linear space and gamma-encodes the result: pass linear colours
+        colours = np.concatenate([np.power(colours, 2.2), np.ones((len(vertices), 1))], axis=1).astype(np.float32)
         primitive = pyrender.Primitive(positions=vertices, normals=vertex_normals(vertices, self.faces),
                                        indices=self.faces, color_0=colours, material=self.material)
         if self.node is not None:

@@ -16,7 +16,7 @@ class ErrorScale:
     ``display_factor`` and ``unit`` turn mesh units into the colour bar's numbers (mm for VOCASET)."""
 
     vmax: float
-    cmap: str = "inferno"
+    cmap: str = "YlOrRd"
     display_factor: float = 1.0
     unit: str = "units"
 
@@ -26,7 +26,7 @@ def vertex_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return np.linalg.norm(pred.astype(np.float64) - gt.astype(np.float64), axis=-1)
 
 
-def choose_scale(errors: list[np.ndarray], dataset: str, cmap: str = "inferno",
+def choose_scale(errors: list[np.ndarray], dataset: str, cmap: str = "YlOrRd",
                  vmax: float | None = None) -> ErrorScale:
     """Scale whose top is ``vmax`` or the 99th percentile of all errors (robust to spikes)."""
     if vmax is None:

@@ -30,14 +30,6 @@ def frame_meshes(vertices: list[np.ndarray], margin: float = 1.08) -> Framing:
     return Framing(center=center.astype(np.float64), half_extent=max(half, 1e-9))
 
 
-def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(F, 3) unit normals of triangles (counter-clockwise = outward)."""
-    tri = vertices[faces]
-    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    return normals / np.maximum(length, 1e-20)
-
-
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """(V, 3) unit normals: area-weighted sum of adjacent face normals."""
     tri = vertices[faces]
