@@ -168,7 +168,8 @@ def render_sequence(data: str | os.PathLike, preds: list[str | os.PathLike], seq
         from .rendering.backend_matplotlib import MatplotlibPanelRenderer as Renderer
     layout = PanelLayout([p.label for p in panels], size, scale)
     height, width = layout.shape
-    audio = audio[: int(round(n_frames / fps * AUDIO_RATE))]
+    n_samples = int(round(n_frames / fps * AUDIO_RATE))  # audio cut or zero-padded to the video's length
+    audio = np.pad(audio[:n_samples], (0, max(0, n_samples - len(audio))))
     renderer = Renderer(faces, framing, size)  # closed in every case below (EGL contexts must be released)
     try:
         writer = VideoWriter(out, width=width, height=height, fps=fps, audio=audio, sample_rate=AUDIO_RATE)

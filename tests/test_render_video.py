@@ -121,3 +121,23 @@ def test_cli_writes_video_and_reports_bad_input(files):
     assert "wrote" in done.stdout and "backend matplotlib" in done.stdout and out.exists()
     bad = subprocess.run(base + ["--sequence", "nosuch", "--out", str(root / "x.mp4")], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
+
+
+def test_shorter_prediction_and_short_audio_set_the_length(tmp_path):
+    from histalk_bench.cache import CacheWriter, SequenceData
+    from _render_helpers import animated_head
+
+    template, faces, vertices = animated_head(30)
+    cache = tmp_path / "short_audio.h5"
+    writer = CacheWriter(cache, dataset="biwi", fps=25.0, n_vertices=len(template), force=True)
+    writer.set_templates({SUBJECT: template})
+    writer.set_faces(faces)
+    writer.write_sequence(SequenceData(SUBJECT, SENTENCE, vertices, np.zeros(1600, np.float32), split="test"))
+    writer.finalize()
+    short = write_predictions(tmp_path / "short.h5", vertices[:20], model="short")
+    result = render_sequence(cache, [short], SEQ, tmp_path / "s.mp4", error_colors=True, size=64,
+                             backend="matplotlib", progress=False)
+    assert result.n_frames == 20 and result.fps == 25.0
+    info = probe_streams(tmp_path / "s.mp4")
+    assert info["audio"] and info["duration_s"] == pytest.approx(20 / 25, abs=0.1)  # audio padded, video not cut
+
