@@ -94,12 +94,11 @@ def choose_backend(requested: str, has_faces: bool) -> tuple[str, str]:
             raise UserError("the pyrender backend needs triangles, but the cache has no /faces; "
                             "use --backend matplotlib for a point-cloud rendering")
         return "matplotlib", "no faces in the cache (point cloud)"
-    try:
-        import pyrender  # noqa: F401
-    except Exception as exc:  # ImportError, or an OpenGL platform error raised at import
+    import importlib.util
+
+    if importlib.util.find_spec("pyrender") is None:  # not imported here: PyOpenGL fixes its platform at import
         if requested == "pyrender":
-            raise UserError(f"pyrender is not usable ({exc.__class__.__name__}: {exc}); "
-                            "pip install 'histalk-bench[render]' or use --backend matplotlib") from None
+            raise UserError("pyrender is not installed; pip install 'histalk-bench[render]' or use --backend matplotlib")
         return "matplotlib", "pyrender not installed"
     from .rendering.backend_pyrender import probe_egl
 
