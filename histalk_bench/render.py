@@ -114,28 +114,20 @@ def choose_backend(requested: str, has_faces: bool) -> tuple[str, str]:
     return "matplotlib", f"no offscreen OpenGL ({probe.detail})"
 
 
-def render_sequence(data: str | os.PathLike, preds: list[str | os.PathLike], sequence: str,
-                    out: str | os.PathLike, *, condition: str | None = None, error_colors: bool = False,
-                    error_max: float | None = None, size: int = 512, backend: str = "auto",
-                    progress: bool = True) -> RenderResult:
-    """Write ``out`` (mp4, H.264 + AAC): ground truth then each prediction file, one labelled
-    panel of ``size`` x ``size`` pixels each, the sequence's 16 kHz audio muxed in.
+@dataclass
+class _Loaded:
+    panels: list[_Panel]  # ground truth first, each (n_frames, V, 3)
+    faces: np.ndarray | None
+    audio: np.ndarray  # (N,) float32 at 16 kHz, cut or zero-padded to the video's length
+    fps: float
+    dataset: str
 
-    Frames beyond the shortest of ground truth and predictions are dropped.  With
-    ``error_colors`` each prediction is coloured by its per-vertex L2 distance to the ground
-    truth (top of the scale: ``error_max`` in mesh units, default the 99th percentile)."""
+
+def _load(data, preds: list[Path], sequence: str, condition: str | None) -> _Loaded:
+    """Ground truth, faces, audio and predictions of one sequence, cut to the shortest length."""
     from .cache import AUDIO_RATE, Cache
-    from .progress import progress_bar
-    from .rendering.colors import choose_scale, error_rgb, vertex_errors
-    from .rendering.geometry import frame_meshes
-    from .rendering.layout import PanelLayout
-    from .rendering.video import VideoWriter
 
-    if size < 64 or size > 4096:
-        raise UserError(f"--size must be between 64 and 4096 pixels, got {size}")
     subject, sentence = parse_sequence(sequence)
-    pred_paths = [Path(p) for p in preds]
-    started = time.perf_counter()
     with Cache(data) as cache:
         if not cache.has_sequence(subject, sentence):
             raise UserError(f"no sequence '{subject}/{sentence}'", cache.path)
@@ -145,48 +137,70 @@ def render_sequence(data: str | os.PathLike, preds: list[str | os.PathLike], seq
         fps, dataset = cache.fps, cache.dataset
     if faces is not None and (faces.ndim != 2 or faces.shape[1] != 3 or faces.max(initial=0) >= gt.shape[1]):
         raise UserError(f"/faces has shape {faces.shape} or ids outside the {gt.shape[1]} vertices", data)
-    panels = [_Panel("ground truth", gt)]
-    predicted = [_load_prediction(p, subject, sentence, condition, gt.shape[1]) for p in pred_paths]
-    for panel, label in zip(predicted, _unique_labels([p.label for p in predicted], pred_paths)):
+    predicted = [_load_prediction(p, subject, sentence, condition, gt.shape[1]) for p in preds]
+    for panel, label in zip(predicted, _unique_labels([p.label for p in predicted], preds)):
         panel.label = label
-    panels += predicted
+    panels = [_Panel("ground truth", gt), *predicted]
     n_frames = min(p.vertices.shape[0] for p in panels)
     if n_frames == 0:
         raise UserError(f"sequence '{subject}/{sentence}' has no frames to render", data)
     for panel in panels:
         panel.vertices = panel.vertices[:n_frames]
+    n_samples = int(round(n_frames / fps * AUDIO_RATE))
+    audio = np.pad(audio[:n_samples], (0, max(0, n_samples - len(audio))))
+    return _Loaded(panels, faces, audio, fps, dataset)
 
-    errors = [vertex_errors(p.vertices, gt[:n_frames]) for p in predicted] if error_colors else []
-    scale = choose_scale(errors, dataset, vmax=error_max) if error_colors and predicted else None
 
-    chosen, reason = choose_backend(backend, faces is not None)
-    framing = frame_meshes([p.vertices for p in panels])
+def render_sequence(data: str | os.PathLike, preds: list[str | os.PathLike], sequence: str,
+                    out: str | os.PathLike, *, condition: str | None = None, error_colors: bool = False,
+                    error_max: float | None = None, size: int = 512, backend: str = "auto",
+                    progress: bool = True) -> RenderResult:
+    """Write ``out`` (mp4, H.264 + AAC): ground truth then each prediction file, one labelled
+    panel of ``size`` x ``size`` pixels each, the sequence's 16 kHz audio muxed in.
+
+    Frames beyond the shortest of ground truth and predictions are dropped.  With
+    ``error_colors`` each prediction is coloured by its per-vertex L2 distance to the ground
+    truth (top of the scale: ``error_max`` in mesh units, default the 99th percentile).
+    The view is framed on the ground truth, so a prediction that drifts away leaves the panel."""
+    from .cache import AUDIO_RATE
+    from .progress import progress_bar
+    from .rendering.colors import choose_scale, error_rgb, vertex_errors
+    from .rendering.geometry import frame_meshes
+    from .rendering.layout import PanelLayout
+    from .rendering.video import VideoWriter
+
+    if size < 64 or size > 4096:
+        raise UserError(f"--size must be between 64 and 4096 pixels, got {size}")
+    started = time.perf_counter()
+    loaded = _load(data, [Path(p) for p in preds], sequence, condition)
+    gt, predicted = loaded.panels[0].vertices, loaded.panels[1:]
+    errors = [vertex_errors(p.vertices, gt) for p in predicted] if error_colors else []
+    scale = choose_scale(errors, loaded.dataset, vmax=error_max) if errors else None
+
+    chosen, reason = choose_backend(backend, loaded.faces is not None)
     if chosen == "pyrender":
         from .rendering.backend_pyrender import PyrenderPanelRenderer as Renderer
     else:
         from .rendering.backend_matplotlib import MatplotlibPanelRenderer as Renderer
-    layout = PanelLayout([p.label for p in panels], size, scale)
+    layout = PanelLayout([p.label for p in loaded.panels], size, scale)
     height, width = layout.shape
-    n_samples = int(round(n_frames / fps * AUDIO_RATE))  # audio cut or zero-padded to the video's length
-    audio = np.pad(audio[:n_samples], (0, max(0, n_samples - len(audio))))
-    renderer = Renderer(faces, framing, size)  # closed in every case below (EGL contexts must be released)
-    try:
-        writer = VideoWriter(out, width=width, height=height, fps=fps, audio=audio, sample_rate=AUDIO_RATE)
-    except BaseException:
-        renderer.close()
-        raise
-    try:
-        for t in progress_bar(range(n_frames), desc=f"render ({chosen})", total=n_frames, enabled=progress):
-            images = [renderer.render(panels[0].vertices[t])]
-            for index, panel in enumerate(predicted):
-                colours = error_rgb(errors[index][t], scale) if scale is not None else None
-                images.append(renderer.render(panel.vertices[t], colours))
-            writer.write(layout.compose(images))
-        path = writer.close()
-    except BaseException:
-        writer.abort()
-        raise
+    renderer = Renderer(loaded.faces, frame_meshes([gt], margin=1.12), size)
+    try:  # the renderer is closed in every case (EGL contexts must be released)
+        writer = VideoWriter(out, width=width, height=height, fps=loaded.fps, audio=loaded.audio,
+                             sample_rate=AUDIO_RATE)
+        try:
+            n_frames = gt.shape[0]
+            for t in progress_bar(range(n_frames), desc=f"render ({chosen})", total=n_frames, enabled=progress):
+                images = [renderer.render(gt[t])]
+                for index, panel in enumerate(predicted):
+                    colours = error_rgb(errors[index][t], scale) if scale is not None else None
+                    images.append(renderer.render(panel.vertices[t], colours))
+                writer.write(layout.compose(images))
+            path = writer.close()
+        except BaseException:
+            writer.abort()
+            raise
     finally:
         renderer.close()
-    return RenderResult(path=path, backend=chosen, backend_reason=reason, n_frames=n_frames, fps=fps,
-                        seconds=time.perf_counter() - started, labels=[p.label for p in panels])
+    return RenderResult(path=path, backend=chosen, backend_reason=reason, n_frames=n_frames, fps=loaded.fps,
+                        seconds=time.perf_counter() - started, labels=[p.label for p in loaded.panels])
