@@ -71,6 +71,19 @@ def test_ablations_build_and_run():
         HiSTalk(_config(levels=("frame", "syllable")))
 
 
+@pytest.mark.parametrize("overrides", [{}, {"levels": ("frame", "word")}, {"levels": ("phone", "utterance")},
+                                       {"use_se_gate": False}, {"use_cmg": False}, {"combine": "sum_detached"}])
+def test_every_parameter_gets_a_gradient(overrides):
+    """DistributedDataParallel requires it: ablations must not leave unused modules behind."""
+    model = HiSTalk(_config(**overrides))
+    batch = collate([_item(13), _item(8, seed=4)])
+    out = model(batch)
+    loss = sum(out[key].pow(2).mean() for key in ("motion", "sparse", "coarse") if key in out)
+    loss.backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None]
+    assert not missing
+
+
 def test_units_from_tiers_and_statistical_windows():
     # gap, a, b, gap, c, gap -> six units
     units = frames_to_units([(0.1, 0.2, "a"), (0.2, 0.25, "b"), (0.4, 0.5, "c")], 18, 30.0)

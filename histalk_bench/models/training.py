@@ -49,6 +49,7 @@ class TrainOptions:
     resume: bool = False
     progress: bool = True
     max_frames: int | None = None
+    find_unused_parameters: bool = False  # DDP: set when some parameters get no gradient in a step
 
 
 class TrainTask(Protocol):
@@ -65,6 +66,11 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """Seed of the shuffle order of one epoch."""
+    return seed * 1_000_003 + epoch
 
 
 def resolve_device(name: str) -> torch.device:
@@ -123,7 +129,8 @@ def fit(task: TrainTask, train_set, val_set, out_dir: str | os.PathLike, options
 
     train_model = model
     if distributed:
-        train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+        train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
+                                                              find_unused_parameters=options.find_unused_parameters)
     if options.compile and device.type == "cuda":
         train_model = torch.compile(train_model)
     use_amp = options.amp and device.type == "cuda"
@@ -144,6 +151,7 @@ def fit(task: TrainTask, train_set, val_set, out_dir: str | os.PathLike, options
     for epoch in epochs:
         if sampler is not None:
             sampler.set_epoch(epoch)
+        generator.manual_seed(epoch_seed(options.seed, epoch))  # shuffle order depends on (seed, epoch) only: exact resume
         train_model.train()
         totals: dict[str, float] = {}
         n_batches = 0

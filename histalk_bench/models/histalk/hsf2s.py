@@ -35,27 +35,32 @@ class HierarchicalSpeechToSparse(nn.Module):
         windows = {"frame": config.frame_window, "phone": config.phone_window, "word": config.word_window, "utterance": None}
         self.levels = tuple(config.levels)
         self.use_gate = config.use_se_gate
+        # only the kept levels get modules, so every parameter is used (DistributedDataParallel
+        # needs that) and an ablated level costs nothing
         self.stages = nn.ModuleDict({
-            level: LocalEncoder(d, h, n, ffn, drop, windows[level]) for level, n in zip(LEVELS, config.stage_layers)
+            level: LocalEncoder(d, h, n, ffn, drop, windows[level])
+            for level, n in zip(LEVELS, config.stage_layers) if level in self.levels
         })
-        self.heads = nn.ModuleDict({level: nn.Linear(d, config.n_landmarks * 3) for level in LEVELS})
-        self.gates = nn.ModuleDict({level: SEGate(d) for level in LEVELS})
+        self.heads = nn.ModuleDict({level: nn.Linear(d, config.n_landmarks * 3) for level in self.levels})
+        self.gates = nn.ModuleDict({level: SEGate(d) for level in self.levels}) if self.use_gate else None
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor, units: dict[str, torch.Tensor]) -> dict:
         """x (B, T, d) -> {'features': {level: (B, T, d)}, 'gates': {level: (B, 1)},
         'sparse_levels': {level: (B, T, K, 3)}, 'sparse': (B, T, K, 3)}."""
         b, t, _ = x.shape
-        features = {"frame": self.stages["frame"](x, valid)}
-        current = features["frame"]
-        for level, unit_key in (("phone", "phone"), ("word", "word"), ("utterance", "utterance")):
-            tokens, token_valid = pool_units(current, units[unit_key], valid)
+        current = self.stages["frame"](x, valid) if "frame" in self.stages else x * valid[..., None]
+        features = {"frame": current} if "frame" in self.stages else {}
+        for level in ("phone", "word", "utterance"):
+            if level not in self.stages:  # ablated: the next kept level pools from the last kept one
+                continue
+            tokens, token_valid = pool_units(current, units[level], valid)
             tokens = self.stages[level](tokens, token_valid)
-            current = broadcast_units(tokens, units[unit_key]) * valid[..., None]
+            current = broadcast_units(tokens, units[level]) * valid[..., None]
             features[level] = current
         gates, sparse_levels = {}, {}
-        sparse = x.new_zeros(b, t, self.heads["frame"].out_features // 3, 3)
+        sparse = x.new_zeros(b, t, self.heads[self.levels[0]].out_features // 3, 3)
         for level in self.levels:
-            gate = self.gates[level](features[level], valid) if self.use_gate else x.new_ones(b, 1)
+            gate = self.gates[level](features[level], valid) if self.gates is not None else x.new_ones(b, 1)
             gates[level] = gate
             sparse_levels[level] = self.heads[level](features[level]).view(b, t, -1, 3)
             sparse = sparse + gate[:, :, None, None] * sparse_levels[level]

@@ -32,10 +32,11 @@ class HiSTalk(nn.Module):
         d = config.d_model
         self.register_buffer("feature_mean", torch.zeros(config.feature_dim))
         self.register_buffer("feature_std", torch.ones(config.feature_dim))
-        self.mix_coarse = LayerMix(config.feature_layers)
         self.mix_fine = LayerMix(config.feature_layers)
-        self.input_coarse = nn.Linear(config.feature_dim, d)
         self.input_fine = nn.Linear(config.feature_dim, d)
+        if config.use_cmg:  # CMG has its own layer mix and projection of the backbone features
+            self.mix_coarse = LayerMix(config.feature_layers)
+            self.input_coarse = nn.Linear(config.feature_dim, d)
         n_speakers = max(1, len(config.speakers))
         self.style = nn.Linear(n_speakers, d, bias=False) if config.use_style and config.speakers else None
         self.cmg = CoarseMotionGenerator(d, config.n_heads, config.cmg_layers, config.n_vertices, config.dropout) if config.use_cmg else None
