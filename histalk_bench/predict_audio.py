@@ -32,7 +32,7 @@ def load_template(spec: str | None, data: str | None) -> tuple[np.ndarray, str]:
 
 def predict_audio(module, audio: str | os.PathLike, template_spec: str | None, out: str | os.PathLike, *,
                   data: str | None = None, run_dir=None, checkpoint=None, condition: str | None = None,
-                  device: str = "auto") -> Path:
+                  device: str = "auto", wav2vec2_model: str | None = None) -> Path:
     """Write (T, V*3) .npy or a predictions .h5 for ``audio`` with the model's predictor."""
     template, name = load_template(template_spec, data)
     if not hasattr(module, "load_model"):
@@ -40,7 +40,13 @@ def predict_audio(module, audio: str | os.PathLike, template_spec: str | None, o
     from .models.training import resolve_device
 
     model = module.load_model(run_dir, checkpoint)
-    predictor = module.Predictor(model, resolve_device(device)) if hasattr(module, "Predictor") else module.HiSTalkPredictor(model, resolve_device(device))
+    if not hasattr(module, "Predictor"):
+        raise UserError("this model cannot predict from audio (no Predictor)")
+    extra = {"wav2vec2_model": wav2vec2_model} if wav2vec2_model else {}
+    try:
+        predictor = module.Predictor(model, resolve_device(device), **extra)
+    except TypeError:
+        raise UserError("--wav2vec2-model is not an option of this model") from None
     vertices = predictor.predict_audio(read_audio_16k(audio), template, condition)
     out = Path(out)
     if out.suffix == ".npy":

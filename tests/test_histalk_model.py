@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from histalk_bench.align.units import frames_to_units, hierarchy, statistical_units
+from histalk_bench.align.units import hierarchy
 from histalk_bench.models.data import collate
 from histalk_bench.models.histalk.config import HiSTalkConfig
 from histalk_bench.models.histalk.model import HiSTalk
@@ -82,16 +82,6 @@ def test_every_parameter_gets_a_gradient(overrides):
     loss.backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None]
     assert not missing
-
-
-def test_units_from_tiers_and_statistical_windows():
-    # gap, a, b, gap, c, gap -> six units
-    units = frames_to_units([(0.1, 0.2, "a"), (0.2, 0.25, "b"), (0.4, 0.5, "c")], 18, 30.0)
-    assert units[0] == 0 and units.max() == 5 and (np.diff(units) >= 0).all()
-    assert len(set(units.tolist())) == units.max() + 1  # no empty unit
-    assert statistical_units(10, 30.0, 0.1).tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3]
-    aligned = hierarchy(30, 30.0, [(0.0, 0.5, "x")], None, "aligned")
-    assert aligned["phone"].max() == 1 and aligned["word"].max() == statistical_units(30, 30.0, 0.25).max()
 
 
 def test_training_is_deterministic_and_overfits_one_sequence(vocaset_cache, tmp_path):
@@ -202,3 +192,18 @@ def test_predict_from_a_new_audio_file(vocaset_cache, tmp_path):
     assert result.returncode == 0, result.stderr
     vertices = np.load(out)
     assert vertices.shape == (ref.n_frames, n_vertices * 3)
+
+    # features computed on the fly equal the cached ones; other extractor settings are refused
+    from histalk_bench.errors import UserError
+    from histalk_bench.models.histalk.api import load_predictor
+
+    with Cache(vocaset_cache) as cache:
+        predictor = load_predictor(cache, run_dir=tmp_path / "run", device="cpu")
+        assert predictor.config.extra["feature_config"]["name"] == "mel"
+        computed, rate = predictor.extract(cache.audio(ref.subject, ref.sentence))
+        cached, cached_rate = cache.feature(ref.subject, ref.sentence, "mel")
+    assert rate == cached_rate and np.allclose(computed[:, 0], cached, atol=1e-4)
+    predictor = load_predictor(None, run_dir=tmp_path / "run", device="cpu")
+    predictor.config.extra["feature_config"]["n_mels"] = 40
+    with pytest.raises(UserError, match="n_mels"):
+        predictor.extract(np.zeros(16000, dtype=np.float32))

@@ -3,10 +3,17 @@
 Two sources:
 - ``aligned``: the cache's forced-aligned ``phones``/``words`` tiers.  The timeline is fully
   segmented: every interval is a unit, and every gap between intervals (silence) is a unit too.
-- ``statistical``: SpeechFormer++'s fixed scales (FIELD.md section 3): phone-sized units of
-  50 ms, word-sized units of 250 ms, utterance chunks of 1000 ms.
+  Utterance chunks group whole words into spans of at least ~1000 ms.
+- ``statistical``: SpeechFormer++'s fixed merge scales (FIELD.md section 3) at the mesh frame
+  rate: phone-sized units of ~50 ms, word-sized units of ~250 ms made of whole phone units,
+  utterance chunks of ~1000 ms made of whole word units (at 30 fps: 2, 8 and 32 frames; at
+  25 fps: 1, 6 and 24 frames).  SpeechFormer++'s attention windows (400 ms among phones,
+  2000 ms among words, global among utterance chunks) are the model's ``phone_window`` and
+  ``word_window`` (units each side), see models/histalk/config.py.
 
-Each index array is (T,) int64, non-decreasing, starting at 0, with no empty unit.
+Every level nests in the next (a phone unit lies inside one word unit, a word unit inside one
+utterance chunk).  Each index array is (T,) int64, non-decreasing, starting at 0, with no empty
+unit.  A frame belongs to the interval containing its centre time (t + 0.5) / fps.
 """
 
 from __future__ import annotations
@@ -19,9 +26,17 @@ STATISTICAL_SECONDS = {"phone": 0.05, "word": 0.25, "utterance": 1.0}
 def _compact(index: np.ndarray) -> np.ndarray:
     """Renumber so units are 0..K-1 in order of appearance with none empty."""
     if index.size == 0:
-        return index
+        return index.astype(np.int64)
     change = np.concatenate([[0], (np.diff(index) != 0).astype(np.int64)])
-    return np.cumsum(change)
+    return np.cumsum(change).astype(np.int64)
+
+
+def nest(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
+    """Split ``inner`` units at ``outer`` boundaries so each inner unit lies in one outer unit."""
+    if inner.size == 0:
+        return inner.astype(np.int64)
+    change = np.concatenate([[0], ((np.diff(inner) != 0) | (np.diff(outer) != 0)).astype(np.int64)])
+    return np.cumsum(change).astype(np.int64)
 
 
 def frames_to_units(intervals, n_frames: int, fps: float) -> np.ndarray:
@@ -48,14 +63,47 @@ def statistical_units(n_frames: int, fps: float, seconds: float) -> np.ndarray:
     return (np.arange(n_frames) // size).astype(np.int64)
 
 
+def statistical_sizes(fps: float) -> dict[str, int]:
+    """Frames per phone, word and utterance unit; each a whole multiple of the level below."""
+    phone = max(1, int(round(STATISTICAL_SECONDS["phone"] * fps)))
+    word = phone * max(1, int(round(STATISTICAL_SECONDS["word"] * fps / phone)))
+    utterance = word * max(1, int(round(STATISTICAL_SECONDS["utterance"] * fps / word)))
+    return {"phone": phone, "word": word, "utterance": utterance}
+
+
+def group_units(units: np.ndarray, min_frames: int) -> np.ndarray:
+    """Merge consecutive units into groups of at least ``min_frames`` frames (the last group may
+    be shorter): (T,) unit index -> (T,) group index."""
+    if units.size == 0:
+        return units.astype(np.int64)
+    lengths = np.bincount(units)
+    group_of_unit = np.zeros(len(lengths), dtype=np.int64)
+    group, filled = 0, 0
+    for unit, length in enumerate(lengths):
+        if filled >= min_frames:
+            group, filled = group + 1, 0
+        group_of_unit[unit] = group
+        filled += int(length)
+    return group_of_unit[units]
+
+
 def hierarchy(n_frames: int, fps: float, phones=None, words=None, source: str = "aligned") -> dict[str, np.ndarray]:
-    """{'phone': (T,), 'word': (T,), 'utterance': (T,)} unit indices.
+    """{'phone': (T,), 'word': (T,), 'utterance': (T,)} nested unit indices.
 
     ``source='aligned'`` uses the tiers when present (falling back to statistical units for a
     missing tier); ``'statistical'`` ignores them.
     """
+    if source not in ("aligned", "statistical"):
+        raise ValueError("source must be 'aligned' or 'statistical'")
+    sizes = statistical_sizes(fps)
+    frames = np.arange(max(0, n_frames))
     use_tiers = source == "aligned"
-    phone = frames_to_units(phones, n_frames, fps) if use_tiers and phones else statistical_units(n_frames, fps, STATISTICAL_SECONDS["phone"])
-    word = frames_to_units(words, n_frames, fps) if use_tiers and words else statistical_units(n_frames, fps, STATISTICAL_SECONDS["word"])
-    utterance = statistical_units(n_frames, fps, STATISTICAL_SECONDS["utterance"])
-    return {"phone": phone, "word": word, "utterance": utterance}
+    word = frames_to_units(words, n_frames, fps) if use_tiers and words else frames // sizes["word"]
+    phone = frames_to_units(phones, n_frames, fps) if use_tiers and phones else frames // sizes["phone"]
+    if use_tiers and words:
+        utterance = group_units(word, sizes["utterance"])
+    else:
+        utterance = frames // sizes["utterance"]
+    word = nest(word, utterance)
+    phone = nest(phone, word)
+    return {"phone": phone.astype(np.int64), "word": word.astype(np.int64), "utterance": _compact(utterance)}

@@ -14,7 +14,8 @@ import click
 @click.option("--condition", default=None, help="With --audio: the training speaker whose style to use.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="predictions .h5 (or .npy with --audio).")
 @click.option("--device", default="auto", show_default=True)
-def predict(model, run_dir, checkpoint, data, split, audio, template, condition, out, device):
+@click.option("--wav2vec2-model", default=None, help="Local wav2vec2 folder for features computed on the fly (same weights as training).")
+def predict(model, run_dir, checkpoint, data, split, audio, template, condition, out, device, wav2vec2_model):
     """Write predicted vertices in the predictions format that `evaluate` reads."""
     from ..cache import Cache
     from ..errors import UserError
@@ -25,13 +26,14 @@ def predict(model, run_dir, checkpoint, data, split, audio, template, condition,
         from ..predict_audio import predict_audio
 
         path = predict_audio(module, audio, template, out, data=data, run_dir=run_dir, checkpoint=checkpoint,
-                             condition=condition, device=device)
+                             condition=condition, device=device, wav2vec2_model=wav2vec2_model)
         click.echo(f"wrote {path}")
         return
     if not data:
         raise UserError("--data CACHE.h5 is required unless --audio is given")
     with Cache(data) as cache:
-        predictor = module.load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device)
+        extra = {"wav2vec2_model": wav2vec2_model} if wav2vec2_model else {}
+        predictor = module.load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device, **extra)
         refs = cache.sequences(split)
         if not refs:
             raise UserError(f"no sequences in split '{split}'", data)

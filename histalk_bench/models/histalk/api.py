@@ -113,6 +113,9 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, features
     config = HiSTalkConfig(**{"n_vertices": cache.n_vertices, "n_landmarks": ids.shape[0], "feature_layers": layers.shape[1],
                               "feature_dim": layers.shape[2], "speakers": training_speakers(cache), "motion_scale": scale, "fps": cache.fps,
                               **config_options})
+    feature_config = cache.config.get("features", {}).get(config.feature)
+    if feature_config:  # how the features were made, to compute the same ones for new audio
+        config.extra = {**config.extra, "feature_config": feature_config}
     torch.manual_seed(train_options.seed)
     model = HiSTalk(config)
     model.feature_mean.copy_(torch.from_numpy(mean))
@@ -125,26 +128,54 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, features
     return Path(out_dir)
 
 
+def feature_extractor(config: HiSTalkConfig, wav2vec2_model: str | None = None, device: str | None = None):
+    """The extractor that computes the run's features for new audio (``config.feature``: ``mel``,
+    ``wav2vec2`` or ``wav2vec2_l<N>``); refuses settings that differ from those of training."""
+    from ...features.factory import make_extractors
+
+    name, layer = config.feature, None
+    if name.startswith("wav2vec2_l") and name[len("wav2vec2_l"):].isdigit():
+        name, layer = "wav2vec2", int(name[len("wav2vec2_l"):])
+    [extractor] = make_extractors(name, model=wav2vec2_model, device=device, layer=layer)
+    trained = config.extra.get("feature_config") or {}
+    current = extractor.config() if hasattr(extractor, "config") else {}
+    differing = sorted(k for k in trained if k != "model" and k in current and trained[k] != current[k])
+    if differing:
+        raise UserError(f"'{config.feature}' features for new audio differ from training in {', '.join(differing)} "
+                        f"(trained with {[trained[k] for k in differing]}, now {[current[k] for k in differing]}); "
+                        "give the same model, e.g. --wav2vec2-model FOLDER")
+    return extractor
+
+
 class HiSTalkPredictor:
-    """Predicts vertices for cached sequences; unseen speakers get one prediction per training speaker."""
+    """Predicts vertices for cached sequences; unseen speakers get one prediction per training speaker.
+    Features come from the cache, or are computed on the fly when the cache lacks them."""
 
     name = "histalk"
 
-    def __init__(self, model: HiSTalk, device: torch.device):
+    def __init__(self, model: HiSTalk, device: torch.device, wav2vec2_model: str | None = None):
         self.model = model.eval().to(device)
         self.config = model.config
         self.device = device
+        self.wav2vec2_model = wav2vec2_model
         self._extractor = None
+
+    def extract(self, audio_16k: np.ndarray) -> tuple[np.ndarray, float]:
+        """Features of 16 kHz audio computed as in training: (T_f, D) or (T_f, L, D), rate in Hz."""
+        if self._extractor is None:
+            self._extractor = feature_extractor(self.config, self.wav2vec2_model, str(self.device))
+        features = as_layers(self._extractor.extract(audio_16k))
+        expected = (self.config.feature_layers, self.config.feature_dim)
+        if features.shape[1:] != expected:
+            raise UserError(f"'{self.config.feature}' features have shape {features.shape[1:]} per frame, the model "
+                            f"was trained on {expected}")
+        return features, self._extractor.rate
 
     def _features(self, cache: Cache, ref: SequenceRef):
         cached = cache.feature(ref.subject, ref.sentence, self.config.feature)
         if cached is not None:
             return cached
-        if self._extractor is None:
-            from ...features.factory import make_extractors
-
-            [self._extractor] = make_extractors(self.config.feature)
-        return self._extractor.extract(cache.audio(ref.subject, ref.sentence)), self._extractor.rate
+        return self.extract(cache.audio(ref.subject, ref.sentence))
 
     def predict_motion(self, item: dict, speaker: int) -> np.ndarray:
         """(T, V, 3) displacement in data units for one item and speaker index (-1: none)."""
@@ -155,14 +186,14 @@ class HiSTalkPredictor:
         return (out["motion"][0] * self.config.motion_scale).cpu().numpy()
 
     def predict_audio(self, audio_16k: np.ndarray, template: np.ndarray, condition: str | None = None) -> np.ndarray:
-        """(T, V, 3) vertices for new audio (statistical units: no alignment is run)."""
+        """(T, V, 3) vertices for new 16 kHz audio at the training frame rate.  No aligner is run:
+        the units are statistical (a model trained on aligned units sees a small mismatch)."""
         from ...align.units import hierarchy
-        from ...features.factory import make_extractors
         from ..data import resample_features
 
-        [extractor] = make_extractors(self.config.feature)
+        features, rate = self.extract(audio_16k)
         n_frames = max(1, int(round(len(audio_16k) / 16000 * self.config.fps)))
-        item = {"audio": resample_features(as_layers(extractor.extract(audio_16k)), extractor.rate, n_frames, self.config.fps),
+        item = {"audio": resample_features(features, rate, n_frames, self.config.fps),
                 "key": "audio", **hierarchy(n_frames, self.config.fps, source="statistical")}
         speakers = self.config.speakers if self.config.use_style else ()
         if condition is not None and condition not in speakers:
@@ -184,6 +215,8 @@ class HiSTalkPredictor:
 
 def load_model(run_dir: str | os.PathLike | None = None, checkpoint: str | os.PathLike | None = None) -> HiSTalk:
     """The best model of a run folder (or an explicit checkpoint), loaded with weights_only=True."""
+    if not checkpoint and not run_dir:
+        raise UserError("HiSTalk needs --run RUN_DIR or --checkpoint FILE")
     path = Path(checkpoint) if checkpoint else Path(run_dir) / "best.pt"
     if not path.exists():
         raise UserError("no HiSTalk checkpoint found (train first: 'histalk-bench train histalk ...')", path)
@@ -196,10 +229,17 @@ def load_model(run_dir: str | os.PathLike | None = None, checkpoint: str | os.Pa
     return model
 
 
-def load_predictor(cache: Cache, run_dir=None, checkpoint=None, device: str = "auto", **options) -> HiSTalkPredictor:
+Predictor = HiSTalkPredictor
+
+
+def load_predictor(cache: Cache | None, run_dir=None, checkpoint=None, device: str = "auto",
+                   wav2vec2_model: str | None = None, **options) -> HiSTalkPredictor:
+    """The run's best model as a predictor (``cache`` None: for new audio only)."""
     from ..training import resolve_device
 
+    if options:
+        raise UserError(f"unknown histalk prediction option(s): {', '.join(sorted(options))}")
     model = load_model(run_dir, checkpoint)
-    if model.config.n_vertices != cache.n_vertices:
+    if cache is not None and model.config.n_vertices != cache.n_vertices:
         raise UserError(f"the run was trained on {model.config.n_vertices} vertices, the cache has {cache.n_vertices}", cache.path)
-    return HiSTalkPredictor(model, resolve_device(device))
+    return HiSTalkPredictor(model, resolve_device(device), wav2vec2_model)
