@@ -37,6 +37,8 @@ class NpyPredictions:
             if base in known:
                 self.files.setdefault(known[base], {})[condition or None] = path
         self.name = folder.name
+        matched = {p.name for files in self.files.values() for p in files.values()}
+        self.unmatched = sorted(p.name for p in folder.glob("*.npy") if p.name not in matched)
 
     def has(self, subject: str, sentence: str) -> bool:
         return (subject, sentence) in self.files
@@ -44,7 +46,10 @@ class NpyPredictions:
     def get(self, subject: str, sentence: str, n_vertices: int) -> dict[str | None, np.ndarray]:
         out = {}
         for condition, path in self.files[(subject, sentence)].items():
-            array = np.load(path, allow_pickle=False)
+            try:
+                array = np.load(path, allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise UserError(f"unreadable .npy file ({exc.__class__.__name__}: {exc})", path) from None
             if array.ndim == 2 and array.shape[1] % 3 == 0:
                 array = array.reshape(array.shape[0], -1, 3)
             out[condition] = _checked(array, n_vertices, str(path))
@@ -57,12 +62,16 @@ class NpyPredictions:
 class H5Predictions:
     """A predictions HDF5 written by ``predict``/``compare``."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, dataset: str | None = None):
         from .predictions import PredictionReader
 
         self.reader = PredictionReader(path)
         self.path = path
         self.name = self.reader.attrs.get("model", path.stem)
+        made_for = self.reader.attrs.get("dataset")
+        if dataset and made_for and made_for != dataset:
+            self.reader.close()
+            raise UserError(f"predictions were made for dataset '{made_for}', the cache is '{dataset}'", path)
 
     def has(self, subject: str, sentence: str) -> bool:
         return self.reader.has(subject, sentence)
@@ -85,13 +94,14 @@ def _checked(array: np.ndarray, n_vertices: int, source: str) -> np.ndarray:
     return array
 
 
-def open_predictions(path: str | os.PathLike, keys: list[tuple[str, str]]):
+def open_predictions(path: str | os.PathLike, keys: list[tuple[str, str]], dataset: str | None = None):
+    """A predictions source: a folder of .npy files or a predictions HDF5."""
     path = Path(path)
     if path.is_dir():
         return NpyPredictions(path, keys)
     if not path.exists():
         raise UserError("predictions not found", path)
-    return H5Predictions(path)
+    return H5Predictions(path, dataset)
 
 
 def required_regions(cache: Cache) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +113,8 @@ def required_regions(cache: Cache) -> tuple[np.ndarray, np.ndarray]:
     for name in ("lip", "upper_face"):
         ids = regions[name]
         if ids.size == 0 or ids.min() < 0 or ids.max() >= cache.n_vertices:
-            raise UserError(f"region '{name}' has ids out of range for {cache.n_vertices} vertices", cache.path)
+            raise UserError(f"region '{name}' has ids out of range [0, {cache.n_vertices}) (min {ids.min() if ids.size else '-'}, "
+                            f"max {ids.max() if ids.size else '-'}): the region file does not match this mesh", cache.path)
     return regions["lip"], regions["upper_face"]
 
 
@@ -117,7 +128,7 @@ def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, al
             raise UserError(f"no sequences in split '{split}'", data)
         lip_ids, upper_ids = required_regions(cache)
         threshold = float(lrp_threshold if lrp_threshold is not None else LRP_THRESHOLD.get(cache.dataset, 1e-3))
-        source = open_predictions(pred, [(r.subject, r.sentence) for r in cache.sequences()])
+        source = open_predictions(pred, [(r.subject, r.sentence) for r in cache.sequences()], cache.dataset)
         try:
             missing = [r.key for r in refs if not source.has(r.subject, r.sentence)]
             if missing and not allow_missing:
@@ -143,12 +154,18 @@ def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, al
             "n_sequences": len(accumulator.rows),
             "n_frames": int(sum(r["frames"] for r in accumulator.rows)),
             "missing_sequences": missing,
+            "unmatched_files": getattr(source, "unmatched", []),
             "metrics": values,
             "ci95": confidence_intervals(accumulator.arrays(), seed=seed),
             "display_scale": display_scale(cache.dataset),
+            "display": {"scale": display_scale(cache.dataset),
+                        "values": {k: v * display_scale(cache.dataset)[k] for k, v in values.items()},
+                        "note": "papers print value * scale (e.g. LVE x1e-5 on VOCASET); 'metrics' holds raw values"},
             "higher_is_better": {k: m.higher_is_better for k, m in ALL.items()},
             "metric_versions": {k: m.version for k, m in ALL.items()},
-            "lrp": {"threshold": threshold, "definition": ALL["lrp"].description},
+            "lrp": {"threshold": threshold, "threshold_units": "data units (VOCASET: metres)",
+                    "definition": ALL["lrp"].description,
+                    "note": "NOT comparable with published LRP (SelfTalk/HiSTalk): their definition is unpublished"},
             "regions": cache.region_info(),
             "per_subject": accumulator.per_subject(),
             "per_sequence": accumulator.per_sequence(),

@@ -44,6 +44,25 @@ def _exponent(scale: float) -> str:
     return "" if scale == 1 else f" (x1e{-int(round(math.log10(scale)))})"
 
 
+def check_comparable(scores: list[dict]) -> list[str]:
+    """UserError when scores mix datasets or splits; notes when region files or LRP thresholds differ."""
+    kinds = sorted({(s["dataset"], s["split"]) for s in scores})
+    if len(kinds) > 1:
+        raise UserError("scores mix datasets/splits (" + ", ".join(f"{d}/{p}" for d, p in kinds)
+                        + "): build one leaderboard per dataset and split", ", ".join(s["model"] for s in scores))
+    notes = []
+    regions = {json.dumps({k: v.get("sha256") for k, v in s.get("regions", {}).items()}, sort_keys=True) for s in scores}
+    if len(regions) > 1:
+        notes.append("WARNING: the models were scored with different region files (sha256 differ); LVE/FDD are not comparable.")
+    thresholds = {s.get("lrp", {}).get("threshold") for s in scores}
+    if len(thresholds) > 1:
+        notes.append(f"WARNING: LRP thresholds differ between models ({sorted(map(str, thresholds))}).")
+    versions = {json.dumps(s.get("metric_versions", {}), sort_keys=True) for s in scores}
+    if len(versions) > 1:
+        notes.append("WARNING: metric versions differ between models.")
+    return notes
+
+
 def leaderboard_rows(scores: list[dict]) -> list[dict]:
     """One row per model, raw (unscaled) values, sorted by LVE."""
     rows = []
@@ -83,6 +102,7 @@ def write_leaderboard(scores: list[dict], out_dir: str | Path) -> tuple[Path, Pa
     """Write ``leaderboard.csv`` (raw values) and ``leaderboard.md`` (display scaling, arrows, +- CI)."""
     import pandas as pd
 
+    notes = check_comparable(scores)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = leaderboard_rows(scores)
@@ -111,6 +131,8 @@ def write_leaderboard(scores: list[dict], out_dir: str | Path) -> tuple[Path, Pa
     paired = _paired_line(scores)
     if paired:
         lines += ["", paired]
+    if notes:
+        lines += [""] + notes
     md_path = out_dir / "leaderboard.md"
     md_path.write_text("\n".join(lines) + "\n")
     return csv_path, md_path
@@ -170,10 +192,11 @@ def plot_per_subject_lve(scores: list[dict], out: Path) -> Path:
 
 
 def lip_centre_ids(template: np.ndarray, lip_ids: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Upper and lower lip centre points: among lip vertices above (below) the lip region's mean
-    height, the ``k`` nearest the vertical mid-plane (median x)."""
+    """Upper and lower lip centre points: among lip vertices above (at or below) the lip region's
+    median height (y, the templates' vertical axis), the ``k`` nearest the face's vertical centre
+    line (median x of the lip region).  Their mean positions are the two centre points."""
     points = template[lip_ids]
-    centre_x, mid_y = np.median(points[:, 0]), points[:, 1].mean()
+    centre_x, mid_y = np.median(points[:, 0]), np.median(points[:, 1])
     upper = lip_ids[points[:, 1] > mid_y]
     lower = lip_ids[points[:, 1] <= mid_y]
     pick = lambda ids: ids[np.argsort(np.abs(template[ids, 0] - centre_x))[:k]]

@@ -130,3 +130,69 @@ def test_bootstrap_is_seeded_and_brackets_the_estimate():
     test = paired_test(stats, worse, "lve")
     assert test["difference"] < 0 and test["p_value"] < 0.01
     assert paired_test(stats, stats, "lve")["p_value"] == 1.0
+
+
+def test_per_sequence_functions_match_the_slow_reference():
+    from histalk_bench.metrics.functional import fdd, lrp, lve, mve
+
+    rng = np.random.default_rng(7)
+    lip, upper = np.array([2, 6, 11]), np.array([0, 1, 30, 33])
+    for seq in _sequences(rng, 2):
+        slow = slow_reference([seq], lip, upper, 0.02)
+        pred, gt, template = seq
+        assert lve(pred, gt, lip) == pytest.approx(slow["lve"], rel=1e-9)
+        assert fdd(pred, gt, template, upper) == pytest.approx(slow["fdd"], rel=1e-9)
+        assert mve(pred, gt) == pytest.approx(slow["mve"], rel=1e-9)
+        assert lrp(pred, gt, lip, 0.02) == pytest.approx(slow["lrp"], rel=1e-9)
+
+
+def test_lve_pools_frames_rather_than_averaging_sequences():
+    lip, upper = np.arange(2), np.arange(2, 4)
+    template = np.zeros((4, 3))
+    short_gt, long_gt = np.zeros((1, 4, 3)), np.zeros((3, 4, 3))
+    short_pred, long_pred = short_gt + [1.0, 0, 0], long_gt.copy()
+    accumulator = MetricAccumulator(lip, upper, 0.5)
+    accumulator.update("s", "a", {None: short_pred}, short_gt, template)
+    accumulator.update("s", "b", {None: long_pred}, long_gt, template)
+    assert accumulator.compute()["lve"] == pytest.approx(1 / 4)  # not (1 + 0) / 2
+    assert accumulator.compute()["lrp"] == pytest.approx(75.0)
+
+
+@pytest.mark.parametrize("case,message", [
+    ("vertices", "vertex counts differ"),
+    ("shape", r"\(T, V, 3\)"),
+    ("empty", "no frames"),
+    ("lip_range", "outside"),
+    ("upper_empty", "empty"),
+    ("template", "template shaped"),
+])
+def test_error_paths(case, message):
+    rng = np.random.default_rng(8)
+    pred, gt, template = _sequences(rng, 1)[0]
+    lip, upper = np.arange(3), np.arange(3, 6)
+    if case == "vertices":
+        pred = pred[:, :-1]
+    elif case == "shape":
+        pred = pred.reshape(len(pred), -1)
+    elif case == "empty":
+        pred = pred[:0]
+    elif case == "lip_range":
+        lip = np.array([0, pred.shape[1]])
+    elif case == "upper_empty":
+        upper = np.array([], dtype=np.int64)
+    else:
+        template = template[:-1]
+    with pytest.raises(ValueError, match=message):
+        sequence_statistics(pred, gt, template, lip, upper, 1e-3)
+
+
+def test_paired_test_detects_a_small_consistent_improvement():
+    rng = np.random.default_rng(9)
+    accumulator = MetricAccumulator(np.arange(4), np.arange(4, 8), 0.02)
+    for i, (pred, gt, template) in enumerate(_sequences(rng, 10)):
+        accumulator.update("s", f"q{i}", {None: pred}, gt, template)
+    a = accumulator.arrays()
+    b = {k: v.copy() for k, v in a.items()}
+    b["lve_sum"] = b["lve_sum"] * 1.05
+    result = paired_test(a, b, "lve", seed=1)
+    assert result["difference"] < 0 and result["p_value"] < 0.05 and result == paired_test(a, b, "lve", seed=1)

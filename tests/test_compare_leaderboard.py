@@ -1,0 +1,87 @@
+"""Baselines, compare (predict + evaluate + tables + plots) and leaderboard rebuilding."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from _evaluate_helpers import build_cache
+
+from histalk_bench.cache import Cache
+from histalk_bench.errors import UserError
+from histalk_bench.evaluate_compare import run_compare
+from histalk_bench.models import baselines_mean, baselines_static
+from histalk_bench.report import lip_centre_ids, lip_opening, write_leaderboard
+
+
+@pytest.fixture(scope="module")
+def cache_path(tmp_path_factory):
+    return build_cache(tmp_path_factory.mktemp("cmp") / "cache.h5")
+
+
+def test_baselines_predict_template_and_streamed_mean(cache_path):
+    with Cache(cache_path) as cache:
+        ref = cache.sequences("test")[0]
+        static = baselines_static.load_predictor(cache).predict(cache, ref)[None]
+        assert static.shape == (ref.n_frames, cache.n_vertices, 3)
+        assert np.array_equal(static[5], cache.template(ref.subject))
+        train = cache.sequences("train")
+        all_disp = np.concatenate([cache.vertices(r.subject, r.sentence) - cache.template(r.subject) for r in train])
+        mean = baselines_mean.load_predictor(cache).predict(cache, ref)[None]
+        np.testing.assert_allclose(mean[0] - cache.template(ref.subject), all_disp.mean(axis=0), atol=1e-7)
+
+
+def test_compare_baselines_and_rebuild_leaderboard(cache_path, tmp_path):
+    csv_path = run_compare(["static", "mean"], cache_path, "test", tmp_path / "cmp")
+    import pandas as pd
+
+    table = pd.read_csv(csv_path)
+    assert set(table["model"]) == {"mean", "static"} and list(table["lve"]) == sorted(table["lve"])
+    assert {"lve_ci_low", "lve_ci_high", "fdd_ci_low", "n_sequences", "dataset", "split"} <= set(table.columns)
+    assert (table["lve_ci_low"] <= table["lve"]).all() and (table["lve"] <= table["lve_ci_high"]).all()
+    static_scores = json.loads((tmp_path / "cmp" / "static" / "scores.json").read_text())
+    assert static_scores["metrics"]["fdd"] > 0  # no motion: GT dynamics minus zero
+    markdown = (tmp_path / "cmp" / "leaderboard.md").read_text()
+    assert "↓" in markdown and "↑" in markdown and "±" in markdown and "(x1e-5)" in markdown
+    assert "Paired bootstrap" in markdown and "NOT comparable" not in markdown.split("|")[0]
+    for plot in ("metrics.png", "lve_per_subject.png", "lip_opening.png"):
+        assert (tmp_path / "cmp" / "plots" / plot).stat().st_size > 10_000
+    before = csv_path.read_text()
+    csv_path.unlink()
+    result = subprocess.run([sys.executable, "-m", "histalk_bench.cli.main", "leaderboard", str(tmp_path / "cmp")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert csv_path.read_text() == before
+
+
+def test_leaderboard_refuses_mixed_splits_and_flags_other_regions(cache_path, tmp_path):
+    run_compare(["static"], cache_path, "test", tmp_path / "a")
+    scores = json.loads((tmp_path / "a" / "static" / "scores.json").read_text())
+    other = dict(scores, model="other", split="val")
+    with pytest.raises(UserError, match="mix datasets/splits"):
+        write_leaderboard([scores, other], tmp_path / "mixed")
+    regions = {k: dict(v, sha256="c" * 64) for k, v in scores["regions"].items()}
+    _, md = write_leaderboard([scores, dict(scores, model="other", regions=regions)], tmp_path / "warn")
+    assert "different region files" in md.read_text()
+
+
+def test_lip_opening_points_and_values():
+    template = np.array([[0, 1, 0], [0.1, 1, 0], [5, 1, 0], [0, -1, 0], [0.1, -1, 0], [5, -1, 0]], dtype=np.float64)
+    upper, lower = lip_centre_ids(template, np.arange(6), k=2)
+    assert set(upper) == {0, 1} and set(lower) == {3, 4}
+    frames = np.repeat(template[None], 2, axis=0)
+    frames[1, lower, 1] -= 0.5
+    np.testing.assert_allclose(lip_opening(frames, upper, lower), [2.0, 2.5])
+
+
+def test_compare_cli_takes_several_models_and_reuses_predictions(cache_path, tmp_path):
+    args = [sys.executable, "-m", "histalk_bench.cli.main", "compare", "--models", "static", "mean", "--data",
+            str(cache_path), "--split", "test", "--out", str(tmp_path / "cmp")]
+    first = subprocess.run(args, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "cmp" / "static" / "predictions.h5").exists() and (tmp_path / "cmp" / "mean" / "scores.json").exists()
+    second = subprocess.run(args, capture_output=True, text=True)
+    assert "reusing" in second.stderr and second.returncode == 0
+    wrong = subprocess.run(args[:5] + ["statc"] + args[6:], capture_output=True, text=True)
+    assert wrong.returncode == 2 and "did you mean 'static'" in wrong.stderr
