@@ -33,7 +33,7 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
     """Predict + evaluate every model; write leaderboard.csv/.md and plots. Returns the CSV path."""
     from .evaluate import evaluate
     from .predictions import PredictionReader
-    from .report import plot_lip_opening, plot_metric_bars, plot_per_subject_lve, write_leaderboard
+    from .report import leaderboard_rows, plot_lip_opening, plot_metric_bars, plot_per_subject_lve, write_leaderboard
 
     out_dir = Path(out_dir)
     runs = dict(runs or {})
@@ -53,7 +53,8 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
         plot_per_subject_lve(scores, plots / "lve_per_subject.png")
         readers = {name: PredictionReader(out_dir / name / "predictions.h5") for name in models}
         try:
-            plot_lip_opening(cache, readers, plots / "lip_opening.png", split)
+            order = [row["model"] for row in leaderboard_rows(scores)]
+            plot_lip_opening(cache, readers, plots / "lip_opening.png", split, order=order)
         finally:
             for reader in readers.values():
                 reader.close()

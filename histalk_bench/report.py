@@ -111,7 +111,9 @@ def write_leaderboard(scores: list[dict], out_dir: str | Path) -> tuple[Path, Pa
 
     scale = scores[0]["display_scale"]
     better = scores[0]["higher_is_better"]
-    header = ["model"] + [f"{m.upper()}{_exponent(scale[m])} {'↑' if better[m] else '↓'}" for m in METRIC_ORDER] + ["sequences"]
+    unit = {"lrp": " (%)"}
+    header = (["model"] + [f"{m.upper()}{_exponent(scale[m])}{unit.get(m, '')} {'↑' if better[m] else '↓'}" for m in METRIC_ORDER]
+              + ["sequences"])
     lines = [f"# Leaderboard: {scores[0]['dataset']} / {scores[0]['split']}", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
@@ -151,21 +153,41 @@ def _pyplot():
     return plt
 
 
+_TITLES = {"lve": "LVE", "fdd": "FDD (GT - pred, signed)", "mve": "MVE", "lrp": "LRP (%, geometric)"}
+
+
+def model_colours(names: list[str]) -> dict[str, tuple]:
+    """One fixed colour per model (in the given order), shared by every plot."""
+    plt = _pyplot()
+    return {name: plt.cm.tab10(i % 10) for i, name in enumerate(names)}
+
+
+def _ranked_names(scores: list[dict]) -> list[str]:
+    return [r["model"] for r in leaderboard_rows(scores)]
+
+
 def plot_metric_bars(scores: list[dict], out: Path) -> Path:
+    """One panel per metric: display-scaled value per model (best LVE first) with its 95% CI."""
     plt = _pyplot()
     rows = leaderboard_rows(scores)
     scale = scores[0]["display_scale"]
-    fig, axes = plt.subplots(1, len(METRIC_ORDER), figsize=(3.2 * len(METRIC_ORDER), 3.4))
-    colours = plt.cm.tab10(np.arange(len(rows)))
+    colours = model_colours(_ranked_names(scores))
+    fig, axes = plt.subplots(1, len(METRIC_ORDER), figsize=(3.0 * len(METRIC_ORDER), 3.4))
     for ax, metric in zip(axes, METRIC_ORDER):
         values = np.asarray([r[metric] for r in rows]) * scale[metric]
         low = values - np.asarray([r[f"{metric}_ci_low"] for r in rows]) * scale[metric]
         high = np.asarray([r[f"{metric}_ci_high"] for r in rows]) * scale[metric] - values
-        ax.bar(range(len(rows)), values, yerr=[np.maximum(low, 0), np.maximum(high, 0)], color=colours, capsize=4)
-        ax.set_xticks(range(len(rows)), [r["model"] for r in rows], rotation=30, ha="right")
-        ax.set_title(f"{metric.upper()}{_exponent(scale[metric])}")
+        ax.bar(range(len(rows)), values, yerr=[np.maximum(low, 0), np.maximum(high, 0)],
+               color=[colours[r["model"]] for r in rows], capsize=4, width=0.7)
+        ax.set_xticks(range(len(rows)), [r["model"] for r in rows], rotation=30 if len(rows) > 2 else 0,
+                      ha="right" if len(rows) > 2 else "center")
+        better = "higher" if scores[0]["higher_is_better"][metric] else "lower"
+        ax.set_title(f"{_TITLES[metric]}{_exponent(scale[metric])}\n{better} is better", fontsize=9)
         ax.axhline(0, color="black", linewidth=0.6)
-    fig.suptitle(f"{scores[0]['dataset']} / {scores[0]['split']} (95% bootstrap CI)")
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(f"{scores[0]['dataset']} / {scores[0]['split']}: {scores[0]['n_sequences']} sequences, "
+                 "95% bootstrap CI", fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -173,18 +195,25 @@ def plot_metric_bars(scores: list[dict], out: Path) -> Path:
 
 
 def plot_per_subject_lve(scores: list[dict], out: Path) -> Path:
+    """Grouped bars: display-scaled LVE per test subject and model."""
     plt = _pyplot()
     subjects = sorted({s for sc in scores for s in sc["per_subject"]})
     scale = scores[0]["display_scale"]["lve"]
+    names = _ranked_names(scores)
+    colours = model_colours(names)
+    by_name = {sc["model"]: sc for sc in scores}
     width = 0.8 / max(1, len(scores))
-    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(subjects) + 2), 3.6))
-    for i, sc in enumerate(sorted(scores, key=lambda s: s["metrics"]["lve"])):
-        values = [sc["per_subject"].get(s, {}).get("lve", np.nan) * scale for s in subjects]
-        ax.bar(np.arange(len(subjects)) + i * width, values, width, label=sc["model"])
-    ax.set_xticks(np.arange(len(subjects)) + width * (len(scores) - 1) / 2, subjects, rotation=20, ha="right", fontsize=8)
+    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(subjects) + 2), 3.8))
+    for i, name in enumerate(names):
+        values = [by_name[name]["per_subject"].get(s, {}).get("lve", np.nan) * scale for s in subjects]
+        ax.bar(np.arange(len(subjects)) + i * width, values, width, label=name, color=colours[name])
+    ax.set_xticks(np.arange(len(subjects)) + width * (len(scores) - 1) / 2, subjects,
+                  rotation=20 if len(subjects) > 3 else 0, ha="right" if len(subjects) > 3 else "center", fontsize=8)
     ax.set_ylabel(f"LVE{_exponent(scale)}")
-    ax.set_title("LVE per test subject")
-    ax.legend(fontsize=8)
+    ax.set_title(f"LVE per subject ({scores[0]['dataset']} / {scores[0]['split']}, lower is better)", fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -208,28 +237,58 @@ def lip_opening(vertices: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> n
     return np.linalg.norm(vertices[:, upper].mean(axis=1) - vertices[:, lower].mean(axis=1), axis=-1)
 
 
-def plot_lip_opening(cache, predictions: dict[str, object], out: Path, split: str, n_sequences: int = 3) -> Path:
-    """Per-frame lip opening of ground truth vs each model for the first few sequences of ``split``."""
+def _example_refs(cache, split: str, n: int) -> list:
+    """The first sequence of each subject of ``split`` (then the next ones), ``n`` in all."""
+    refs = cache.sequences(split)
+    by_subject: dict[str, list] = {}
+    for ref in refs:
+        by_subject.setdefault(ref.subject, []).append(ref)
+    picked = []
+    for round_ in range(max((len(v) for v in by_subject.values()), default=0)):
+        for subject_refs in by_subject.values():
+            if round_ < len(subject_refs) and len(picked) < n:
+                picked.append(subject_refs[round_])
+    return picked
+
+
+def plot_lip_opening(cache, predictions: dict[str, object], out: Path, split: str, n_sequences: int = 3,
+                     order: list[str] | None = None) -> Path:
+    """Per-frame lip opening (see :func:`lip_centre_ids`) of ground truth vs each model for a few
+    sequences of ``split`` (one per subject first); for conditioned predictions the first condition."""
     plt = _pyplot()
-    refs = cache.sequences(split)[:n_sequences]
+    refs = _example_refs(cache, split, n_sequences)
     lip = cache.regions()["lip"]
-    fig, axes = plt.subplots(len(refs), 1, figsize=(8, 2.4 * len(refs)), squeeze=False)
+    names = order or list(predictions)
+    colours = model_colours(names)
+    to_mm = 1e3 if cache.dataset == "vocaset" else 1.0
+    unit = "mm" if cache.dataset == "vocaset" else "data units"
+    fig, axes = plt.subplots(len(refs), 1, figsize=(8, 2.3 * len(refs) + 0.6), squeeze=False)
     for ax, ref in zip(axes[:, 0], refs):
         template = cache.template(ref.subject)
         upper, lower = lip_centre_ids(template, lip)
         time = np.arange(ref.n_frames) / cache.fps
-        ax.plot(time, lip_opening(cache.vertices(ref.subject, ref.sentence), upper, lower), color="black", lw=2, label="ground truth")
-        for name, reader in predictions.items():
+        gt = lip_opening(cache.vertices(ref.subject, ref.sentence), upper, lower) * to_mm
+        ax.plot(time, gt, color="black", lw=2.2, label="ground truth")
+        for name in names:
+            reader = predictions[name]
             if not reader.has(ref.subject, ref.sentence):
                 continue
             condition = reader.conditions(ref.subject, ref.sentence)[0]
             pred = reader.vertices(ref.subject, ref.sentence, condition)
-            ax.plot(np.arange(len(pred)) / cache.fps, lip_opening(pred, upper, lower), lw=1.2, label=name)
+            ax.plot(np.arange(len(pred)) / cache.fps, lip_opening(pred, upper, lower) * to_mm, lw=1.4,
+                    color=colours[name], label=name)
         ax.set_title(f"{ref.subject}/{ref.sentence}", fontsize=9)
-        ax.set_ylabel("lip opening")
+        ax.set_ylabel(f"opening ({unit})", fontsize=9)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("time (s)")
-    axes[0, 0].legend(fontsize=8, ncol=4)
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    height = 2.3 * len(refs) + 0.6
+    fig.legend(handles, labels, loc="upper right", bbox_to_anchor=(0.99, 1.0), ncol=min(6, len(labels)),
+               fontsize=8, frameon=False)
+    fig.text(0.01, 1 - 0.12 / height, "Lip opening: distance between upper and lower lip centre points",
+             fontsize=10, va="top")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / height))
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
