@@ -61,7 +61,7 @@ def test_gates_in_open_unit_interval_and_fusion_weights_sum_to_one():
 
 
 def test_ablations_build_and_run():
-    for overrides in ({"levels": ("frame", "word")}, {"use_cmg": False}, {"use_se_gate": False},
+    for overrides in ({"levels": ("frame", "word")}, {"use_cmg": False}, {"use_se_gate": False}, {"attention": "window"},
                       {"combine": "d_only"}, {"use_style": False}):
         model = HiSTalk(_config(**overrides)).eval()
         out = model(collate([_item(11)]))
@@ -72,7 +72,8 @@ def test_ablations_build_and_run():
 
 
 @pytest.mark.parametrize("overrides", [{}, {"levels": ("frame", "word")}, {"levels": ("phone", "utterance")},
-                                       {"use_se_gate": False}, {"use_cmg": False}, {"combine": "sum_detached"}])
+                                       {"use_se_gate": False}, {"use_cmg": False}, {"combine": "sum_detached"},
+                                       {"attention": "window"}])
 def test_every_parameter_gets_a_gradient(overrides):
     """DistributedDataParallel requires it: ablations must not leave unused modules behind."""
     model = HiSTalk(_config(**overrides))
@@ -82,6 +83,32 @@ def test_every_parameter_gets_a_gradient(overrides):
     loss.backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None]
     assert not missing
+
+
+def test_unit_attention_stays_inside_the_enclosing_unit():
+    from histalk_bench.models.histalk.hsf2s import HierarchicalSpeechToSparse
+    from histalk_bench.models.histalk.layers import attention_mask
+
+    groups = torch.tensor([[0, 0, 1, 1, 1, 2]])
+    valid = torch.tensor([[True, True, True, True, False, True]])
+    blocked = attention_mask(valid, None, 1, groups)[0]
+    assert not blocked[2, 3] and blocked[2, 4] and blocked[1, 2] and not blocked[5, 5]
+    torch.manual_seed(0)
+    hsf2s = HierarchicalSpeechToSparse(_config(attention="unit")).eval()
+    item = _item(40)
+    batch = collate([item])
+    units = {k: batch[k] for k in ("phone", "word", "utterance")}
+    x = torch.randn(1, 40, 16)
+    changed = x.clone()
+    inside = units["phone"][0] == 5
+    changed[0, inside] += 1.0
+    a, b = hsf2s(x, batch["mask"], units)["features"], hsf2s(changed, batch["mask"], units)["features"]
+    torch.testing.assert_close(a["frame"][0, ~inside], b["frame"][0, ~inside])  # other phones unaffected
+    same_word = units["word"][0] == units["word"][0, inside][0]
+    torch.testing.assert_close(a["phone"][0, ~same_word], b["phone"][0, ~same_word])  # other words unaffected
+    assert not torch.allclose(a["frame"][0, inside], b["frame"][0, inside])
+    windowed = HierarchicalSpeechToSparse(_config(attention="window")).eval()
+    assert windowed(x, batch["mask"], units)["sparse"].shape == (1, 40, 6, 3)
 
 
 def test_training_is_deterministic_and_overfits_one_sequence(vocaset_cache, tmp_path):

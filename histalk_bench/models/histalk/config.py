@@ -20,7 +20,12 @@ class HiSTalkConfig:
     cmg_layers: int = 2
     # SpeechFormer++-style layers per stage [frame, phone, word, utterance]
     stage_layers: tuple[int, int, int, int] = (1, 1, 1, 1)
-    frame_window: int = 3  # frames each side (local attention at the frame level)
+    # local attention of each stage: 'unit' = tokens attend within their enclosing unit (frames
+    # within a phone, phones within a word, words within an utterance chunk; the utterance stage
+    # is global); 'window' = sliding windows of +- the sizes below (SpeechFormer++'s 400 ms / 2000 ms
+    # windows are about 11 phone and 9 word tokens wide)
+    attention: str = "unit"
+    frame_window: int = 3  # frames each side
     phone_window: int = 5  # phone units each side
     word_window: int = 4  # word units each side
     dropout: float = 0.1
@@ -52,6 +57,8 @@ class HiSTalkConfig:
             raise ValueError(f"levels must be a non-empty subset of {LEVELS}, got {self.levels}")
         if self.combine not in COMBINE_MODES:
             raise ValueError(f"combine must be one of {COMBINE_MODES}")
+        if self.attention not in ("unit", "window"):
+            raise ValueError("attention must be 'unit' or 'window'")
         if self.units not in ("aligned", "statistical"):
             raise ValueError("units must be 'aligned' or 'statistical'")
 

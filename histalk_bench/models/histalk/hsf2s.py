@@ -1,8 +1,9 @@
 """HSF2S: SpeechFormer++-style hierarchical speech features -> sparse landmark displacements.
 
-Frame stage (local attention) -> pool frames into phone units -> phone stage (local attention
-among phone tokens) -> pool into word units -> word stage -> pool into utterance chunks ->
-utterance stage (global).  Each level's tokens are broadcast back to frames (F_f, F_p, F_w, F_u);
+Frame stage (attention among the frames of one phone unit) -> pool frames into phone tokens ->
+phone stage (attention among the phones of one word) -> pool into word tokens -> word stage
+(attention among the words of one utterance chunk) -> pool into utterance tokens -> utterance
+stage (global).  ``attention='window'`` uses sliding windows instead of enclosing units.  Each level's tokens are broadcast back to frames (F_f, F_p, F_w, F_u);
 a linear landmarks head per level predicts sparse displacements and an SE gate per level
 weights it: S = sum_level gate_level * head_level(F_level).
 """
@@ -13,7 +14,9 @@ import torch
 from torch import nn
 
 from .config import LEVELS, HiSTalkConfig
-from .layers import LocalEncoder, broadcast_units, masked_mean, pool_units
+from .layers import LocalEncoder, broadcast_units, masked_mean, pool_units, unit_parents
+
+PARENT = {"frame": "phone", "phone": "word", "word": "utterance", "utterance": None}
 
 
 class SEGate(nn.Module):
@@ -32,7 +35,11 @@ class HierarchicalSpeechToSparse(nn.Module):
         super().__init__()
         d, h, drop = config.d_model, config.n_heads, config.dropout
         ffn = max(16, d // 2)  # SpeechFormer++ uses a narrow FFN (d/2)
+        by_unit = config.attention == "unit"
+        self.by_unit = by_unit
         windows = {"frame": config.frame_window, "phone": config.phone_window, "word": config.word_window, "utterance": None}
+        if by_unit:
+            windows = dict.fromkeys(windows)
         self.levels = tuple(config.levels)
         self.use_gate = config.use_se_gate
         # only the kept levels get modules, so every parameter is used (DistributedDataParallel
@@ -48,13 +55,16 @@ class HierarchicalSpeechToSparse(nn.Module):
         """x (B, T, d) -> {'features': {level: (B, T, d)}, 'gates': {level: (B, 1)},
         'sparse_levels': {level: (B, T, K, 3)}, 'sparse': (B, T, K, 3)}."""
         b, t, _ = x.shape
-        current = self.stages["frame"](x, valid) if "frame" in self.stages else x * valid[..., None]
+        frame_groups = units["phone"] if self.by_unit else None
+        current = self.stages["frame"](x, valid, frame_groups) if "frame" in self.stages else x * valid[..., None]
         features = {"frame": current} if "frame" in self.stages else {}
         for level in ("phone", "word", "utterance"):
             if level not in self.stages:  # ablated: the next kept level pools from the last kept one
                 continue
             tokens, token_valid = pool_units(current, units[level], valid)
-            tokens = self.stages[level](tokens, token_valid)
+            parent = PARENT[level]
+            groups = unit_parents(units[level], units[parent]) if self.by_unit and parent else None
+            tokens = self.stages[level](tokens, token_valid, groups)
             current = broadcast_units(tokens, units[level]) * valid[..., None]
             features[level] = current
         gates, sparse_levels = {}, {}

@@ -18,14 +18,17 @@ def sinusoidal_positions(n: int, d: int, device=None) -> torch.Tensor:
     return table
 
 
-def attention_mask(valid: torch.Tensor, window: int | None, n_heads: int) -> torch.Tensor:
-    """(B*heads, N, N) bool, True = may NOT attend.  Keys must be valid and, with ``window``,
-    within +-window positions; a query with no allowed key (padding) attends to itself."""
+def attention_mask(valid: torch.Tensor, window: int | None, n_heads: int, groups: torch.Tensor | None = None) -> torch.Tensor:
+    """(B*heads, N, N) bool, True = may NOT attend.  Keys must be valid, within +-``window``
+    positions (when given) and in the query's group (``groups`` (B, N): the enclosing unit of
+    each token, when given); a query with no allowed key (padding) attends to itself."""
     n = valid.shape[1]
     index = torch.arange(n, device=valid.device)
     allowed = valid[:, None, :].expand(-1, n, -1)
     if window is not None:
         allowed = allowed & ((index[None, :, None] - index[None, None, :]).abs() <= window)
+    if groups is not None:
+        allowed = allowed & (groups[:, :, None] == groups[:, None, :])
     lonely = ~allowed.any(dim=-1)
     allowed = allowed | (lonely[..., None] & torch.eye(n, dtype=torch.bool, device=valid.device)[None])
     return (~allowed).repeat_interleave(n_heads, dim=0)
@@ -41,8 +44,9 @@ class LocalEncoder(nn.Module):
             nn.TransformerEncoderLayer(d, n_heads, ffn, dropout, batch_first=True, norm_first=False) for _ in range(n_layers)
         )
 
-    def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        mask = attention_mask(valid, self.window, self.n_heads)
+    def forward(self, x: torch.Tensor, valid: torch.Tensor, groups: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, N, d), valid (B, N) bool, groups (B, N) int or None -> (B, N, d), zero where invalid."""
+        mask = attention_mask(valid, self.window, self.n_heads, groups)
         for layer in self.layers:
             x = layer(x, src_mask=mask)
         return x * valid[..., None]
@@ -56,6 +60,13 @@ def pool_units(x: torch.Tensor, units: torch.Tensor, valid: torch.Tensor) -> tup
     sums = torch.zeros(x.shape[0], n_units, x.shape[-1], dtype=x.dtype, device=x.device).scatter_add_(1, index, x * weight)
     counts = torch.zeros(x.shape[0], n_units, 1, dtype=x.dtype, device=x.device).scatter_add_(1, units[..., None], weight)
     return sums / counts.clamp(min=1.0), counts[..., 0] > 0
+
+
+def unit_parents(units: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:
+    """The enclosing (parent) unit of each unit: frame-level (B, T) indices of nested levels ->
+    (B, N) with N = units.max() + 1 as in :func:`pool_units` (0 for units absent from a row)."""
+    n_units = int(units.max().item()) + 1 if units.numel() else 1
+    return torch.zeros(units.shape[0], n_units, dtype=parents.dtype, device=units.device).scatter_(1, units, parents)
 
 
 def broadcast_units(tokens: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
