@@ -23,5 +23,9 @@ def evaluate(pred, data, split, out, allow_missing, lrp_threshold, seed):
     for metric, value in scores["metrics"].items():
         low, high = scores["ci95"][metric]
         click.echo(f"  {metric.upper():4s} {value * scale[metric]:10.4f}  [{low * scale[metric]:.4f}, {high * scale[metric]:.4f}]  (x{scale[metric]:g})")
+    click.echo(f"  LRP: threshold {scores['lrp']['threshold']:g} data units, version {scores['metric_versions']['lrp']}; "
+               "NOT comparable with published LRP numbers")
+    regions = ", ".join(f"{k} {v['sha256'][:12]} ({v['n']} ids)" for k, v in scores["regions"].items())
+    click.echo(f"  regions: {regions}")
     if out:
         click.echo(f"wrote {out}")

@@ -53,9 +53,17 @@ def lip_max_squared_error(pred: np.ndarray, gt: np.ndarray, lip_ids: np.ndarray)
 
 
 def upper_face_dynamics(x: np.ndarray, template: np.ndarray, upper_ids: np.ndarray) -> float:
-    """mean over upper-face vertices of std_t(||X[t,v] - template[v]||^2), ddof 0 (squared data units)."""
-    motion = np.subtract(x[:, upper_ids], template[upper_ids][None], dtype=np.float64)
-    return float(np.einsum("tvc,tvc->tv", motion, motion).std(axis=0).mean())
+    """mean over upper-face vertices of std_t(||X[t,v] - template[v]||^2), ddof 0 (squared data units).
+
+    x: (T, V, 3); computed in float64, in frame blocks so temporaries stay small."""
+    upper_ids = np.asarray(upper_ids, dtype=np.int64)
+    rest = np.asarray(template, dtype=np.float64)[upper_ids]
+    squared_norms = np.empty((x.shape[0], upper_ids.size), dtype=np.float64)  # (T, U)
+    for start in range(0, x.shape[0], 16):
+        motion = np.take(x[start : start + 16], upper_ids, axis=1).astype(np.float64)
+        motion -= rest
+        np.einsum("tvc,tvc->tv", motion, motion, out=squared_norms[start : start + 16])
+    return float(squared_norms.std(axis=0).mean())
 
 
 def lve(pred: np.ndarray, gt: np.ndarray, lip_ids: np.ndarray) -> float:
