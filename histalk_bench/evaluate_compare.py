@@ -37,6 +37,7 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
 
     out_dir = Path(out_dir)
     runs = dict(runs or {})
+    models = list(dict.fromkeys(models))  # each model once, in the order given
     scores = []
     with Cache(cache_path) as cache:
         for name in models:

@@ -18,10 +18,28 @@ def load_scores(paths: list[Path]) -> list[dict]:
     scores = []
     for path in paths:
         try:
-            scores.append(json.loads(Path(path).read_text()))
+            score = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise UserError(f"unreadable scores file ({exc.__class__.__name__})", path) from None
-    return scores
+        missing = [k for k in ("model", "dataset", "split", "metrics", "ci95", "display_scale") if k not in score]
+        if missing:
+            raise UserError(f"not a histalk-bench scores file (no {', '.join(missing)})", path)
+        score["source"] = str(path)
+        scores.append(score)
+    return unique_model_names(scores)
+
+
+def unique_model_names(scores: list[dict]) -> list[dict]:
+    """Models with the same name (e.g. from two compare folders) get their folder appended."""
+    names = [s["model"] for s in scores]
+    out = []
+    for s in scores:
+        if names.count(s["model"]) > 1 and s.get("source"):
+            folder = Path(s["source"]).parent
+            label = folder.parent.name if folder.name == s["model"] else folder.name
+            s = dict(s, model=f"{s['model']} ({label})")
+        out.append(s)
+    return out
 
 
 def find_scores(folders: list[str | Path]) -> list[Path]:
@@ -95,7 +113,12 @@ def _paired_line(scores: list[dict]) -> str:
     scale = first["display_scale"]["lve"]
     return (f"Paired bootstrap ({test['n_resamples']} resamples of {len(common)} sequences): LVE of "
             f"**{first['model']}** minus **{second['model']}** = {test['difference'] * scale:.4f}{_exponent(scale)}, "
-            f"two-sided p = {test['p_value']:.4f}.")
+            f"two-sided p {_p_text(test['p_value'], test['n_resamples'])}.")
+
+
+def _p_text(p: float, n_resamples: int) -> str:
+    """'= 0.0312', or '< 0.001' when no resample crossed zero (the test's resolution)."""
+    return f"< {1 / n_resamples:.3g}" if p == 0 else f"= {p:.4f}"
 
 
 def write_leaderboard(scores: list[dict], out_dir: str | Path) -> tuple[Path, Path]:
@@ -138,6 +161,20 @@ def write_leaderboard(scores: list[dict], out_dir: str | Path) -> tuple[Path, Pa
     md_path = out_dir / "leaderboard.md"
     md_path.write_text("\n".join(lines) + "\n")
     return csv_path, md_path
+
+
+def rebuild_leaderboard(folders: list[str | Path], out: str | Path | None = None) -> tuple[Path, Path, list[Path]]:
+    """Tables and score plots (metric bars, per-subject LVE) from stored scores.json files; the
+    lip-opening plot needs predictions and is left to ``compare``."""
+    scores = load_scores(find_scores(folders))
+    out_dir = Path(out or folders[0])
+    if out_dir.is_file():
+        out_dir = out_dir.parent
+    csv_path, md_path = write_leaderboard(scores, out_dir)
+    plots = out_dir / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    return csv_path, md_path, [plot_metric_bars(scores, plots / "metrics.png"),
+                               plot_per_subject_lve(scores, plots / "lve_per_subject.png")]
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from histalk_bench.cache import Cache
 from histalk_bench.errors import UserError
 from histalk_bench.evaluate_compare import run_compare
 from histalk_bench.models import baselines_mean, baselines_static
-from histalk_bench.report import lip_centre_ids, lip_opening, write_leaderboard
+from histalk_bench.report import lip_centre_ids, lip_opening, rebuild_leaderboard, write_leaderboard
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +64,11 @@ def test_leaderboard_refuses_mixed_splits_and_flags_other_regions(cache_path, tm
     regions = {k: dict(v, sha256="c" * 64) for k, v in scores["regions"].items()}
     _, md = write_leaderboard([scores, dict(scores, model="other", regions=regions)], tmp_path / "warn")
     assert "different region files" in md.read_text()
+    run_compare(["static"], cache_path, "test", tmp_path / "b")
+    csv_path, md_path, plots = rebuild_leaderboard([tmp_path / "a", tmp_path / "b"], tmp_path / "both")
+    text = md_path.read_text()
+    assert "static (a)" in text and "static (b)" in text and "p = 1.0000" in text
+    assert all(p.stat().st_size > 10_000 for p in plots)
 
 
 def test_lip_opening_points_and_values():

@@ -56,10 +56,10 @@ def compare(models, data, split, out, runs, force, lrp_threshold):
 @click.argument("folders", nargs=-1, required=True, type=click.Path())
 @click.option("--out", default=None, type=click.Path(file_okay=False), help="Where to write (default: the first folder).")
 def leaderboard(folders, out):
-    """Rebuild leaderboard.csv/.md from stored scores.json files, without running any model."""
-    from ..report import find_scores, load_scores, write_leaderboard
+    """Rebuild leaderboard.csv/.md (and the score plots) from stored scores.json files, without
+    running any model.  FOLDERS: compare output folders, model folders or scores.json files."""
+    from ..report import rebuild_leaderboard
 
-    scores = load_scores(find_scores(list(folders)))
-    csv_path, md_path = write_leaderboard(scores, out or folders[0])
+    csv_path, md_path, plots = rebuild_leaderboard(list(folders), out)
     click.echo(md_path.read_text())
-    click.echo(f"wrote {csv_path} and {md_path}")
+    click.echo(f"wrote {csv_path}, {md_path} and {', '.join(str(p) for p in plots)}")
