@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,16 @@ REGION_HELP = {
     "vocaset": "get FLAME_masks.pkl (FLAME website) or FaceDiffuser's data/vocaset/regions/lve.txt and fdd.txt and "
                "re-run 'histalk-bench prepare vocaset ... --regions PATH' (presets: flame-masks, facediffuser-vocaset)",
 }
+
+
+def _git_commit() -> str | None:
+    """The package checkout's commit (None outside a git checkout)."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                                text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 def required_regions(cache: Cache) -> tuple[np.ndarray, np.ndarray]:
@@ -91,6 +103,8 @@ def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, al
             "per_sequence": accumulator.per_sequence(),
             "statistics": {k: v.tolist() for k, v in accumulator.arrays().items()},
             "package_version": __version__,
+            "git_commit": _git_commit(),
+            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "options": {"pred": str(pred), "data": str(data), "split": split, "allow_missing": allow_missing,
                         "lrp_threshold": threshold, "bootstrap_seed": seed},
         }

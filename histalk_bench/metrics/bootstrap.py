@@ -23,7 +23,11 @@ def confidence_intervals(stats: dict[str, np.ndarray], seed: int = 0, level: flo
 
 
 def paired_test(stats_a: dict[str, np.ndarray], stats_b: dict[str, np.ndarray], metric: str, seed: int = 0) -> dict:
-    """Two-sided paired bootstrap p-value for metric(A) - metric(B), both on the same sequences in the same order."""
+    """Paired bootstrap test of metric(A) - metric(B), both scored on the same sequences in the same order.
+
+    The same resampled sequence sets are applied to both models; p is twice the smaller fraction
+    of resampled differences on either side of zero (the smallest level at which the percentile
+    interval of the difference excludes 0), capped at 1; its resolution is 1/n_resamples."""
     n = len(stats_a["frames"])
     index = _indices(n, seed)
     diff = pooled({k: v[index] for k, v in stats_a.items()})[metric] - pooled({k: v[index] for k, v in stats_b.items()})[metric]
