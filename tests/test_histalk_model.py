@@ -234,3 +234,16 @@ def test_predict_from_a_new_audio_file(vocaset_cache, tmp_path):
     predictor.config.extra["feature_config"]["n_mels"] = 40
     with pytest.raises(UserError, match="n_mels"):
         predictor.extract(np.zeros(16000, dtype=np.float32))
+
+
+def test_bad_options_are_user_errors_before_any_work():
+    from histalk_bench.errors import UserError
+    from histalk_bench.models.histalk.api import _split_options
+
+    train_options, config_options = _split_options({"epochs": 3, "lr": 1, "levels": ["frame", "word"], "use_cmg": False})
+    assert train_options == {"epochs": 3, "lr": 1} and config_options["levels"] == ["frame", "word"]
+    for bad, message in (({"d_model": "abc"}, "should be of type int"), ({"use_cmg": 1}, "type bool"),
+                         ({"levels": ["frame", "syllable"]}, "levels"), ({"combine": "max"}, "combine"),
+                         ({"attention": "global"}, "attention"), ({"nonsense": 1}, "unknown histalk option")):
+        with pytest.raises(UserError, match=message):
+            _split_options(bad)

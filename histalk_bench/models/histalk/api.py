@@ -81,12 +81,38 @@ class HiSTalkTask:
                 "mouth_landmarks": self.mouth_landmarks.tolist()}
 
 
+def _check_type(name: str, value, default) -> None:
+    """UserError unless ``value`` fits the type of the option's default."""
+    if default is None or isinstance(default, dict):
+        return
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, tuple):
+        ok = isinstance(value, (list, tuple))
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise UserError(f"histalk option {name}={value!r} should be of type {type(default).__name__}")
+
+
 def _split_options(options: dict) -> tuple[dict, dict]:
+    """Training-loop options and model options from one flat dict (as given by --set)."""
     train_keys = set(TrainOptions.__dataclass_fields__)
     config_keys = set(HiSTalkConfig.__dataclass_fields__)
     unknown = set(options) - train_keys - config_keys
     if unknown:
         raise UserError(f"unknown histalk option(s): {', '.join(sorted(unknown))}")
+    train_defaults, config_defaults = TrainOptions(), HiSTalkConfig()
+    for key, value in options.items():
+        _check_type(key, value, getattr(train_defaults if key in train_keys else config_defaults, key))
+    try:
+        HiSTalkConfig.from_dict({k: v for k, v in options.items() if k in config_keys}).validate()
+    except ValueError as exc:
+        raise UserError(f"invalid histalk option: {exc}") from None
     return ({k: v for k, v in options.items() if k in train_keys}, {k: v for k, v in options.items() if k in config_keys})
 
 
@@ -109,8 +135,10 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, features
                         f"{config_options['feature']}", cache_path)
     layers = as_layers(probe[0])
     mean, std, scale = data_statistics(cache, refs, config_options["feature"])
+    if cache.landmark_map() is None:
+        raise UserError("the cache has no landmark map (re-run 'histalk-bench prepare')", cache_path)
     ids, _ = cache.landmark_map()
-    config = HiSTalkConfig(**{"n_vertices": cache.n_vertices, "n_landmarks": ids.shape[0], "feature_layers": layers.shape[1],
+    config = HiSTalkConfig.from_dict({"n_vertices": cache.n_vertices, "n_landmarks": ids.shape[0], "feature_layers": layers.shape[1],
                               "feature_dim": layers.shape[2], "speakers": training_speakers(cache), "motion_scale": scale, "fps": cache.fps,
                               **config_options})
     feature_config = cache.config.get("features", {}).get(config.feature)
