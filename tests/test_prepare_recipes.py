@@ -247,11 +247,16 @@ def test_kill_9_during_prepare_then_resume(vocaset_corpus, tmp_path):
         if process.poll() is not None:
             break
         time.sleep(0.005)
-    if process.poll() is None:
+    killed = process.poll() is None
+    if killed:
         os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert not out.exists() or process.returncode == 0
-    prepare_vocaset(vocaset_corpus, out, features="mel", progress=False)
+    finished_shards = len(list(parts.glob("*.h5"))) if killed else 0
+    resumed = prepare_vocaset(vocaset_corpus, out, features="mel", progress=False)
+    if killed:  # the shards finished before the kill are reused, not recomputed
+        assert finished_shards >= 2 and resumed.reused >= finished_shards
+        assert resumed.reused + resumed.written == 16
     clean = tmp_path / "clean.h5"
     prepare_vocaset(vocaset_corpus, clean, features="mel", progress=False)
     with Cache(out) as a, Cache(clean) as b:
