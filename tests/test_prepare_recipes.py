@@ -264,3 +264,63 @@ def test_kill_9_during_prepare_then_resume(vocaset_corpus, tmp_path):
         for ref in b.sequences():
             np.testing.assert_array_equal(a.vertices(ref.subject, ref.sentence), b.vertices(ref.subject, ref.sentence))
             np.testing.assert_array_equal(a.feature(ref.subject, ref.sentence, "mel")[0], b.feature(ref.subject, ref.sentence, "mel")[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input in the processed layout (BIWI): same guarantees
+
+
+@pytest.fixture
+def biwi_copy(biwi_corpus, tmp_path):
+    target = tmp_path / "biwi"
+    shutil.copytree(biwi_corpus, target)
+    return target
+
+
+def _first_npy(corpus):
+    return sorted((corpus / "vertices_npy").glob("*.npy"))[0]
+
+
+def _assert_biwi_fails(corpus, tmp_path, *fragments):
+    from histalk_bench.errors import UserError
+
+    out = tmp_path / "b.h5"
+    with pytest.raises(UserError) as caught:
+        prepare_biwi(corpus, out, progress=False)
+    message = str(caught.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, message
+    assert not out.exists() and not out.with_name(out.name + ".parts").exists()
+
+
+def test_biwi_wrong_vertex_count(biwi_copy, tmp_path):
+    path = _first_npy(biwi_copy)
+    np.save(path, np.load(path)[:, :-3])
+    _assert_biwi_fails(biwi_copy, tmp_path, path.name, "wrong vertex count")
+
+
+def test_biwi_unreadable_and_missing_audio(biwi_copy, tmp_path):
+    wav = biwi_copy / "wav" / (_first_npy(biwi_copy).stem + ".wav")
+    wav.write_bytes(b"RIFF\x00\x00not audio")
+    _assert_biwi_fails(biwi_copy, tmp_path, wav.name, "unreadable audio")
+    wav.unlink()
+    _assert_biwi_fails(biwi_copy, tmp_path, wav.name, "not found")
+
+
+@pytest.mark.parametrize("name, fragment", [("F9_e01.npy", "unknown subject 'F9'"), ("F2_e41.npy", "unknown sentence name 'e41'"),
+                                            ("F2-e01.npy", "unknown file name")])
+def test_biwi_unknown_names(biwi_copy, tmp_path, name, fragment):
+    shutil.copy(_first_npy(biwi_copy), biwi_copy / "vertices_npy" / name)
+    _assert_biwi_fails(biwi_copy, tmp_path, name, fragment)
+
+
+def test_biwi_bad_input_through_the_cli(biwi_copy, tmp_path):
+    path = _first_npy(biwi_copy)
+    data = np.load(path)
+    data[0, 0] = np.inf
+    np.save(path, data)
+    out = tmp_path / "b.h5"
+    result = subprocess.run([sys.executable, "-m", "histalk_bench.cli.main", "prepare", "biwi", "--root", str(biwi_copy),
+                             "--out", str(out), "--features", "none", "--quiet"], capture_output=True, text=True)
+    _assert_clean_failure(result, out, path.name, "NaN or infinite")

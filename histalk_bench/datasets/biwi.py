@@ -53,6 +53,8 @@ def prepare_biwi(root: str | os.PathLike, out: str | os.PathLike, *, aligner: st
         if not match:
             raise UserError("unknown file name: expected <subject>_eNN.npy (e.g. F2_e01.npy)", path)
         subject, sentence = match.groups()
+        if not 1 <= int(sentence[1:]) <= 40:
+            raise UserError(f"unknown sentence name '{sentence}' (BIWI sentences are e01-e40)", path)
         if subject not in KNOWN_SUBJECTS:
             raise UserError(f"unknown subject '{subject}' (BIWI subjects are F1-F8, M1-M6)", path)
         if subject not in templates:

@@ -42,8 +42,9 @@ def detect_layout(root: Path) -> str:
 def _check_names(subject: str, sentence: str, source: str, known: set[str]) -> None:
     if subject not in known:
         raise UserError(f"unknown subject '{subject}' (not a VOCASET subject)", source)
-    if not _SENTENCE.match(sentence):
-        raise UserError(f"unknown sentence name '{sentence}' (expected sentenceNN)", source)
+    match = _SENTENCE.match(sentence)
+    if not match or not 1 <= int(match.group(1)) <= 40:
+        raise UserError(f"unknown sentence name '{sentence}' (expected sentence01..sentence40)", source)
 
 
 def _transcripts(root: Path, spec: str | None, subjects) -> dict[tuple[str, str], str]:
