@@ -324,3 +324,41 @@ def test_biwi_bad_input_through_the_cli(biwi_copy, tmp_path):
     result = subprocess.run([sys.executable, "-m", "histalk_bench.cli.main", "prepare", "biwi", "--root", str(biwi_copy),
                              "--out", str(out), "--features", "none", "--quiet"], capture_output=True, text=True)
     _assert_clean_failure(result, out, path.name, "NaN or infinite")
+
+
+def test_mesh_of_another_topology_or_garbage_is_refused(biwi_copy, tmp_path):
+    from histalk_bench.errors import UserError
+
+    out = tmp_path / "b.h5"
+    wrong = tmp_path / "wrong_faces.npy"
+    np.save(wrong, np.array([[0, 1, 10**6]]))
+    with pytest.raises(UserError, match="wrong_faces.npy.*another topology"):
+        prepare_biwi(biwi_copy, out, mesh=str(wrong), progress=False)
+    garbage = tmp_path / "garbage.ply"
+    garbage.write_bytes(b"ply\nformat nonsense\n")
+    with pytest.raises(UserError, match="garbage.ply.*not a readable mesh"):
+        prepare_biwi(biwi_copy, out, mesh=str(garbage), progress=False)
+    assert not out.exists()
+
+
+def test_partial_parallel_run_with_textgrids_and_landmark_file(vocaset_corpus, vocaset_cache, tmp_path):
+    """--subjects, --limit, --jobs 2, --textgrids and a vertex-id landmark file together."""
+    from histalk_bench.align.textgrid_io import read_textgrid
+
+    subject = sorted(_index(vocaset_corpus))[1]
+    landmark_file = tmp_path / "lmk.txt"
+    landmark_file.write_text("3, 1, 2\n")
+    out, grids = tmp_path / "part.h5", tmp_path / "grids"
+    summary = prepare_vocaset(vocaset_corpus, out, subjects=[subject], limit=3, jobs=2, aligner="oracle",
+                              textgrids=str(grids), landmarks=str(landmark_file), progress=False)
+    assert summary.written == 3
+    with Cache(out) as part, Cache(vocaset_cache) as full:
+        refs = part.sequences()
+        assert {r.subject for r in refs} == {subject} and len(refs) == 3
+        assert part.landmark_map_info()["kind"] == "vertex_ids"
+        for ref in refs:
+            vertices = part.vertices(ref.subject, ref.sentence)
+            np.testing.assert_array_equal(vertices, full.vertices(ref.subject, ref.sentence))
+            np.testing.assert_array_equal(part.landmarks(ref.subject, ref.sentence), vertices[:, [3, 1, 2]])
+            grid = read_textgrid(grids / ref.subject / f"{ref.sentence}.TextGrid")
+            assert [w[2] for w in grid.words] == [w[2] for w in part.tier(ref.subject, ref.sentence, "words")] != []

@@ -39,7 +39,7 @@ def prepare_biwi(root: str | os.PathLike, out: str | os.PathLike, *, aligner: st
     info = read_synth_info(root)
     n_vertices = int(info["n_vertices"]) if info else BIWI_VERTICES
     templates = read_templates(root / "templates.pkl")
-    faces = faces_for(root, info, mesh)
+    faces = faces_for(root, info, mesh, n_vertices)
     region_map = resolve_regions(root, info, regions, regions_preset)
     header = DatasetHeader("biwi", FPS, n_vertices, templates, faces, region_map,
                            resolve_landmarks(root, info, landmarks, faces))

@@ -45,12 +45,15 @@ def read_mesh_faces(path: str | os.PathLike) -> np.ndarray:
     """(F, 3) int32 triangle faces of a PLY/OBJ mesh (trimesh) or a faces .npy."""
     path = Path(path)
     require(path, "mesh file")
-    if path.suffix == ".npy":
-        return np.load(path).astype(np.int32)
-    import trimesh
+    try:
+        if path.suffix == ".npy":
+            return np.load(path).astype(np.int32)
+        import trimesh
 
-    mesh = trimesh.load(str(path), process=False, force="mesh")
-    return np.asarray(mesh.faces, dtype=np.int32)
+        mesh = trimesh.load(str(path), process=False, force="mesh")
+        return np.asarray(mesh.faces, dtype=np.int32).reshape(-1, 3)
+    except Exception as exc:  # any parser failure is a bad input file, reported in one line
+        raise UserError(f"not a readable mesh ({exc.__class__.__name__})", path) from None
 
 
 def resolve_regions(root: Path, info: dict | None, spec: str | None, preset: str | None) -> dict[str, Region]:
@@ -78,12 +81,21 @@ def resolve_landmarks(root: Path, info: dict | None, spec: str | None, faces: np
     return None
 
 
-def faces_for(root: Path, info: dict | None, mesh: str | None) -> np.ndarray | None:
+def faces_for(root: Path, info: dict | None, mesh: str | None, n_vertices: int) -> np.ndarray | None:
+    """(F, 3) int32 faces from ``--mesh``, else the synthetic corpus's faces file, else None."""
     if mesh:
-        return read_mesh_faces(mesh)
-    if info and info.get("faces_file"):
-        return np.load(root / info["faces_file"]).astype(np.int32)
-    return None
+        faces, source = read_mesh_faces(mesh), Path(mesh)
+    elif info and info.get("faces_file"):
+        source = root / info["faces_file"]
+        faces = np.load(require(source, "faces file")).astype(np.int32)
+    else:
+        return None
+    if faces.ndim != 2 or faces.shape[1] != 3 or faces.size == 0:
+        raise UserError(f"expected triangle faces (F, 3), got shape {tuple(faces.shape)}", source)
+    if faces.min() < 0 or faces.max() >= n_vertices:
+        raise UserError(f"mesh faces use vertex {int(faces.max())}, but the dataset has {n_vertices} vertices "
+                        "(a mesh of another topology?)", source)
+    return faces
 
 
 def numbered_lines(path: Path) -> dict[int, str]:

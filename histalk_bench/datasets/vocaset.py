@@ -165,7 +165,7 @@ def prepare_vocaset(root: str | os.PathLike, out: str | os.PathLike, *, aligner:
     n_vertices = int(info["n_vertices"]) if info else FLAME_VERTICES
     templates = read_templates(root / "templates.pkl")
     known = set(templates) if info else KNOWN_SUBJECTS
-    faces = faces_for(root, info, mesh)
+    faces = faces_for(root, info, mesh, n_vertices)
     header = DatasetHeader("vocaset", FPS, n_vertices, templates, faces,
                            resolve_regions(root, info, regions, regions_preset),
                            resolve_landmarks(root, info, landmarks, faces))
