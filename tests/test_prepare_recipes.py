@@ -362,3 +362,12 @@ def test_partial_parallel_run_with_textgrids_and_landmark_file(vocaset_corpus, v
             np.testing.assert_array_equal(part.landmarks(ref.subject, ref.sentence), vertices[:, [3, 1, 2]])
             grid = read_textgrid(grids / ref.subject / f"{ref.sentence}.TextGrid")
             assert [w[2] for w in grid.words] == [w[2] for w in part.tier(ref.subject, ref.sentence, "words")] != []
+
+
+def test_unknown_subject_in_subjects_option(vocaset_corpus, tmp_path):
+    from histalk_bench.errors import UserError
+
+    out = tmp_path / "c.h5"
+    with pytest.raises(UserError, match="--subjects: no sequences for Nobody"):
+        prepare_vocaset(vocaset_corpus, out, subjects=["Nobody"], progress=False)
+    assert not out.exists()

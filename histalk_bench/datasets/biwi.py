@@ -17,7 +17,7 @@ import numpy as np
 
 from ..audio_io import read_audio_16k
 from ..errors import UserError
-from .common import faces_for, numbered_lines, read_synth_info, read_templates, resolve_landmarks, resolve_regions
+from .common import faces_for, select_sources, numbered_lines, read_synth_info, read_templates, resolve_landmarks, resolve_regions
 from .pipeline import DatasetHeader, PrepareOptions, PrepareSummary, SourceSequence, run_prepare
 from .splits import BIWI_TEST_B, BIWI_TRAIN, biwi_split
 from .vocaset import _npy_vertex_loader
@@ -64,9 +64,7 @@ def prepare_biwi(root: str | os.PathLike, out: str | os.PathLike, *, aligner: st
             subject, sentence, biwi_split(subject, sentence), texts.get(int(sentence[1:]), ""),
             load_vertices=_npy_vertex_loader(path, n_vertices, step=1),
             load_audio=lambda wav=wav: read_audio_16k(wav), vertex_source=str(path)))
-    if subjects:
-        sources = [s for s in sources if s.subject in set(subjects)]
-    sources = sources[:limit] if limit else sources
+    sources = select_sources(sources, subjects, limit, root)
     prepare_options = PrepareOptions(aligner=aligner, features=features, corpus_root=str(root), **options)
     root_config = {"root": str(root.resolve()), "layout": "processed", "synthetic": bool(info)}
     return run_prepare(out, header, sources, prepare_options, root_config)

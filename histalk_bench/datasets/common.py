@@ -113,3 +113,16 @@ def numbered_lines(path: Path) -> dict[int, str]:
         else:
             out[index] = line
     return out
+
+
+def select_sources(sources: list, subjects: list[str] | None, limit: int | None, root: Path) -> list:
+    """Keep the sequences of ``subjects`` (every name must exist in the release), then the first ``limit``."""
+    if subjects:
+        present = {s.subject for s in sources}
+        unknown = [name for name in subjects if name not in present]
+        if unknown:
+            raise UserError(f"--subjects: no sequences for {', '.join(unknown)} (present: {', '.join(sorted(present))})", root)
+        sources = [s for s in sources if s.subject in set(subjects)]
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit must be at least 1, got {limit}", root)
+    return sources[:limit] if limit else sources

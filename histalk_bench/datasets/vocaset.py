@@ -19,7 +19,7 @@ import numpy as np
 from ..audio_io import check_audio, read_audio_16k, resample_to_16k
 from ..errors import UserError
 from ..safe_pickle import load_pickle
-from .common import faces_for, numbered_lines, read_synth_info, read_templates, require, resolve_landmarks, resolve_regions
+from .common import faces_for, select_sources, numbered_lines, read_synth_info, read_templates, require, resolve_landmarks, resolve_regions
 from .pipeline import DatasetHeader, PrepareOptions, PrepareSummary, SourceSequence, run_prepare
 from .splits import VOCASET_TEST, VOCASET_TRAIN, VOCASET_VAL, vocaset_split
 
@@ -170,9 +170,7 @@ def prepare_vocaset(root: str | os.PathLike, out: str | os.PathLike, *, aligner:
                            resolve_regions(root, info, regions, regions_preset),
                            resolve_landmarks(root, info, landmarks, faces))
     sources = (_raw_sources if layout == "raw" else _processed_sources)(root, n_vertices, known, templates)
-    if subjects:
-        sources = [s for s in sources if s.subject in set(subjects)]
-    sources = sources[:limit] if limit else sources
+    sources = select_sources(sources, subjects, limit, root)
     texts = _transcripts(root, transcripts, {s.subject for s in sources})
     for source in sources:
         source.transcript = texts.get((source.subject, source.sentence), "")
