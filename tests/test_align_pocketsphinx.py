@@ -28,6 +28,7 @@ def test_word_and_phone_onsets_match_espeak_times(aligner):
         starts = [s for s, _, _ in tier]
         assert starts == sorted(starts)
         assert all(0.0 <= s < e <= duration + 1e-6 for s, e, _ in tier)
+    assert all(any(ws - 1e-6 <= s and e <= we + 1e-6 for ws, we, _ in result.words) for s, e, _ in result.phones)
     assert {p[2] for p in result.phones} <= {"P", "L", "IY", "Z", "B", "R", "IH", "NG", "DH", "AH", "UW", "M", "AE",
                                              "T", "AA", "EH", "IY", "AO"}
     stats = boundary_errors(result.words, result.phones, words, phones)["words"]
@@ -56,10 +57,14 @@ def test_without_transcript_recognises_then_aligns(aligner):
 def test_failures_are_captured_per_item(aligner):
     audio, _, _ = espeak_utterance(TEXT)
     requests = [AlignRequest("spk", "short", np.zeros(100, np.float32), "hello"),
+                AlignRequest("spk", "empty", np.zeros(0, np.float32), ""),
+                AlignRequest("spk", "silent", np.zeros(16000, np.float32), ""),
                 AlignRequest("spk", "ok", audio, TEXT)]
     results = aligner.align_many(requests)
     assert isinstance(results[0], AlignmentFailure) and "shorter than 50 ms" in results[0].reason
-    assert isinstance(results[1], Alignment) and len(results[1].words) == 7
+    assert isinstance(results[1], AlignmentFailure)
+    assert isinstance(results[2], AlignmentFailure) and "silent" in results[2].reason
+    assert isinstance(results[3], Alignment) and len(results[3].words) == 7
 
 
 def test_real_vocaset_speech_with_its_transcript(aligner, reference):

@@ -85,6 +85,10 @@ class PocketSphinxAligner(AlignerBase):
         audio = np.asarray(request.audio_16k, np.float32).reshape(-1)
         if audio.size < SAMPLE_RATE // 20:
             raise ValueError("audio shorter than 50 ms")
+        if not np.all(np.isfinite(audio)):
+            raise ValueError("audio contains NaN or infinite samples")
+        if float(np.max(np.abs(audio))) < 1e-4:  # below -80 dBFS: digital silence, nothing to align
+            raise ValueError("audio is silent")
         pcm = _pcm16(audio)
         words = transcript_words(request.transcript or "")
         source = self.name
