@@ -128,7 +128,7 @@ def test_training_is_deterministic_and_overfits_one_sequence(vocaset_cache, tmp_
         writer.set_landmark_map(*cache.landmark_map())
         writer.write_sequence(cache.read(ref.subject, ref.sentence))
         writer.finalize()
-    options = dict(epochs=150, lr=3e-3, batch_size=1, progress=False, patience=0, dropout=0.0, d_model=32)
+    options = dict(epochs=150, lr=3e-3, batch_size=1, progress=False, patience=0, dropout=0.0, d_model=32, save_every=50)
     train(subset, tmp_path / "a", **options)
     train(subset, tmp_path / "b", **{**options, "epochs": 3})
     train(subset, tmp_path / "c", **{**options, "epochs": 3})

@@ -107,3 +107,15 @@ def test_different_seeds_give_different_runs_and_same_seed_the_same(tmp_path):
 @pytest.mark.parametrize("device", ["cpu"])
 def test_explicit_device(tmp_path, device):
     assert _fit(tmp_path / "run", epochs=1, device=device)[0]["epoch"] == 0
+
+
+def test_save_every_and_a_fresh_run_replaces_the_old_history(tmp_path):
+    _fit(tmp_path / "run", epochs=5)
+    history = _fit(tmp_path / "run", epochs=7, save_every=3)  # not --resume: starts again
+    lines = (tmp_path / "run" / "history.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == list(range(7))
+    last = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert last["epoch"] == 6  # always written at the end
+    best_epoch = min(history, key=lambda h: h["val_loss"])["epoch"]
+    assert load_checkpoint(tmp_path / "run" / "best.pt")["epoch"] == best_epoch
+    assert not list((tmp_path / "run").glob("*.partial"))

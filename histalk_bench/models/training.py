@@ -14,7 +14,9 @@ each epoch, early stopping, a progress bar, and DistributedDataParallel when lau
 JSON-able values, loaded with ``torch.load(..., weights_only=True)``.
 
 Run folder: config.json, history.jsonl (one line per epoch), last.pt (model + optimizer +
-epoch, for --resume), best.pt (model state dict of the best validation epoch).
+epoch + RNG state, for --resume; a resumed run repeats the uninterrupted one exactly on CPU),
+best.pt (model state dict of the best validation epoch, or the best training epoch without a
+validation split).  Both are written every ``save_every`` epochs and at the end.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class TrainOptions:
     progress: bool = True
     max_frames: int | None = None
     find_unused_parameters: bool = False  # DDP: set when some parameters get no gradient in a step
+    save_every: int = 1  # write last.pt/best.pt every N epochs (and always at the end)
 
 
 class TrainTask(Protocol):
@@ -143,7 +146,9 @@ def fit(task: TrainTask, train_set, val_set, out_dir: str | os.PathLike, options
                                                generator=generator)
     val_loader = torch.utils.data.DataLoader(val_set, batch_size=options.batch_size, shuffle=False, collate_fn=collate,
                                              num_workers=options.num_workers) if val_set is not None and len(val_set) else None
-    if rank == 0:
+    best_state = None  # best weights not yet written to best.pt
+    if rank == 0:  # history.jsonl restarts, or continues from the resumed checkpoint's epochs
+        (out_dir / "history.jsonl").write_text("".join(json.dumps(record) + "\n" for record in history))
         (out_dir / "config.json").write_text(json.dumps({"task": task.run_config(), "train": asdict(options)}, indent=1, default=str))
 
     epochs = progress_bar(range(start_epoch, options.epochs), desc="train", total=options.epochs - start_epoch,
@@ -176,24 +181,36 @@ def fit(task: TrainTask, train_set, val_set, out_dir: str | os.PathLike, options
         improved = monitored < best
         best, stale = (monitored, 0) if improved else (best, stale + 1)
         history.append(record)
+        stop = bool(options.patience) and stale >= options.patience
         if rank == 0:
             if improved:
-                torch.save({"model": model.state_dict(), "epoch": epoch, "config": json.dumps(task.run_config(), default=str)},
-                           out_dir / "best.pt")
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best": best,
-                        "stale": stale, "history": json.dumps(history), "rng": torch.get_rng_state(),
-                        "config": json.dumps(task.run_config(), default=str)}, last_path)
+                best_state = {"model": {k: v.detach().clone() for k, v in model.state_dict().items()}, "epoch": epoch,
+                              "config": json.dumps(task.run_config(), default=str)}
+            if stop or epoch == options.epochs - 1 or (epoch + 1) % max(1, options.save_every) == 0:
+                if best_state is not None:
+                    _save(best_state, out_dir / "best.pt")
+                    best_state = None
+                _save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best": best,
+                       "stale": stale, "history": json.dumps(history), "rng": torch.get_rng_state(),
+                       "config": json.dumps(task.run_config(), default=str)}, last_path)
             with open(out_dir / "history.jsonl", "a") as handle:
                 handle.write(json.dumps(record) + "\n")
             if hasattr(epochs, "set_postfix"):
                 epochs.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("train_loss", "val_loss", "val_lve")})
-        if options.patience and stale >= options.patience:
+        if stop:
             break
     if distributed:
         import torch.distributed as dist
 
         dist.barrier()
     return history
+
+
+def _save(state: dict, path: Path) -> None:
+    """torch.save through a temporary file, so a crash never leaves a half-written checkpoint."""
+    partial = path.with_name(path.name + ".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
 
 
 def _validate(task: TrainTask, model, loader, device) -> dict:
