@@ -123,14 +123,19 @@ def _landmarks(flat_lon: np.ndarray, flat_lat: np.ndarray) -> np.ndarray:
 
 _BILABIAL = {"p", "b", "m"}
 _LABIODENTAL = {"f", "v"}
-_ROUNDED = {"u:", "U", "o", "O", "O:", "oU", "w", "aU", "OI", "u", "o:", "0"}
-_OPEN = {"a", "a:", "A", "A:", "aI", "V", "a#", "&", "aa", "A@", "e@"}
-_FRONT_CLOSE = {"i", "i:", "I", "j", "eI", "i@", "I2", "I#"}
+_ROUNDED = {"u:", "U", "o", "O", "O:", "oU", "w", "aU", "OI", "u", "o:", "0", "O2", "o@", "O@", "U@", "oU#", "aU@"}
+_OPEN = {"a", "a:", "A", "A:", "aI", "V", "a#", "&", "aa", "A@", "e@", "aI@", "aI3"}
+_FRONT_CLOSE = {"i", "i:", "I", "j", "eI", "i@", "I2", "I#", "i@3"}
 _MID = {"e", "E", "@", "3", "3:", "@2", "@5", "@L", "E2", "e:"}
 
 
 def viseme_target(phone: str) -> tuple[float, float, float, float]:
-    """(jaw opening, lip closure, rounding, spreading) in [0, 1] for an espeak phoneme label."""
+    """(jaw opening, lip closure, rounding, spreading) in [0, 1] for an espeak phoneme label.
+
+    Variant labels (``r-``, ``t2``, ``t#``) fall back to their base phoneme."""
+    base = phone.rstrip("#-23;/")
+    if base and base != phone:
+        return viseme_target(base)
     if phone in _BILABIAL:
         return (0.05, 1.0, 0.0, 0.0)
     if phone in _LABIODENTAL:

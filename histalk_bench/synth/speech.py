@@ -149,19 +149,48 @@ def synthesise(text: str, voice: Voice = Voice(), seed: int = 0) -> Utterance:
     return Utterance(audio=audio, sample_rate=rate, phones=phones, words=words, stressed=stressed)
 
 
-def _synthesise_all(jobs: list[tuple[str, Voice]]) -> list[Utterance]:
-    return [synthesise(text, voice, seed=i) for i, (text, voice) in enumerate(jobs)]
-
-
 def synthesise_many(jobs: list[tuple[str, Voice]]) -> list[Utterance]:
-    """Synthesise (text, voice) jobs in a fresh process.
+    """Synthesise (text, voice) jobs in a fresh Python process (``python -m histalk_bench.synth.speech_worker``).
 
     libespeak-ng keeps global synthesis state (pitch flutter, timing) that no API call resets, so
     output depends on everything spoken before in the process; a new process per corpus makes
-    the corpus byte-identical for the same arguments.
+    the corpus byte-identical for the same arguments.  A plain subprocess (not multiprocessing)
+    works from any caller: unguarded scripts, stdin, notebooks.
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
 
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_synthesise_all, jobs).result()
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    with tempfile.TemporaryDirectory(prefix="histalk-synth-") as folder:
+        folder = Path(folder)
+        payload = [{"text": text, "voice": voice.__dict__} for text, voice in jobs]
+        (folder / "jobs.json").write_text(json.dumps(payload))
+        done = subprocess.run([sys.executable, "-m", "histalk_bench.synth.speech_worker", str(folder)],
+                              capture_output=True, text=True, env=env)
+        if done.returncode != 0:
+            raise RuntimeError(f"espeak-ng worker failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+        labels = json.loads((folder / "labels.json").read_text())
+        with np.load(folder / "audio.npz", allow_pickle=False) as audio:
+            return [Utterance(audio=audio[f"a{i}"], sample_rate=item["sample_rate"],
+                              phones=[tuple(p) for p in item["phones"]], words=[tuple(w) for w in item["words"]],
+                              stressed=item["stressed"]) for i, item in enumerate(labels)]
+
+
+def run_jobs(folder) -> None:
+    """Worker side of :func:`synthesise_many`: ``folder/jobs.json`` -> ``audio.npz`` + ``labels.json``."""
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    jobs = json.loads((folder / "jobs.json").read_text())
+    utterances = [synthesise(job["text"], Voice(**job["voice"]), seed=i) for i, job in enumerate(jobs)]
+    np.savez(folder / "audio.npz", **{f"a{i}": u.audio for i, u in enumerate(utterances)})
+    labels = [{"sample_rate": u.sample_rate, "phones": u.phones, "words": u.words, "stressed": u.stressed}
+              for u in utterances]
+    (folder / "labels.json").write_text(json.dumps(labels))
