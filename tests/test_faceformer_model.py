@@ -120,3 +120,40 @@ def test_short_training_lowers_the_loss(vocaset_cache, tmp_path):
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["task"]["faceformer"]["speakers"][0] == "FaceTalk_170728_03272_TA"  # FIELD.md one-hot order
+
+
+def test_biwi_audio_tokens_are_cut_to_two_per_frame():
+    model = _model(period=25, tokens_per_frame=2, fps=25.0)
+    memory, usable = model.encode_audio(torch.randn(1, 16000), 10)  # ~49 tokens of audio, 10 frames
+    assert usable == 10 and memory.shape[1] == 20
+
+
+def test_time_masking_only_in_training():
+    model = _model()
+    audio = torch.randn(1, 16000 * 2)
+    with torch.no_grad():
+        first, _ = model.encode_audio(audio, 60)
+        second, _ = model.encode_audio(audio, 60)
+        torch.testing.assert_close(first, second)  # eval: deterministic, no masking
+    hidden = torch.randn(1, 200, model.audio_encoder.config.hidden_size)
+    model.train()
+    torch.manual_seed(1)
+    masked = model._spec_augment(hidden.clone())
+    changed = (masked != hidden).any(-1)[0]
+    assert 0 < int(changed.sum()) < 200  # some time steps replaced by masked_spec_embed
+    torch.testing.assert_close(masked[0, changed][0], model.audio_encoder.masked_spec_embed.detach())
+
+
+def test_cpu_inference_speed_and_parameter_count():
+    import time
+
+    model = _model(n_vertices=5023, d_model=64)
+    n_params = sum(p.numel() for p in model.parameters())
+    assert 1_000_000 < n_params < 3_000_000  # vertex maps dominate (2 x 15069 x 64)
+    audio = torch.randn(1, 16000 * 4)
+    with torch.no_grad():
+        start = time.perf_counter()
+        out = model(audio, torch.tensor([0]), 120)
+        elapsed = time.perf_counter() - start
+    assert out.shape == (1, 120, 5023 * 3)
+    print(f"faceformer tiny encoder, V=5023: {n_params} parameters, {120 / elapsed:.1f} frames/s on CPU (1 thread)")

@@ -92,14 +92,20 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_en
           d_model: int | None = None, teacher_forcing: bool = False, features: str | None = None, **options) -> Path:
     """Autoregressive MSE training with Adam (1e-4 by default) through the shared loop; batch size 1.
 
-    ``audio_encoder``: 'tiny' (random init, quick CPU runs), 'base' (random base-sized) or a folder
-    with pretrained wav2vec2-base-960h weights (the original setting). ``features`` is ignored
-    (FaceFormer encodes raw audio).
+    ``audio_encoder``: 'tiny' (random init, quick CPU runs), 'base' (pretrained wav2vec2-base-960h
+    from the local Hugging Face cache: the original setting), 'base-random' (base-sized, random init)
+    or a folder with pretrained wav2vec2 weights. ``teacher_forcing=True`` feeds ground-truth
+    previous frames (fast); the default feeds back the model's own outputs as the original does.
+    ``features`` is ignored (FaceFormer encodes raw audio). The training subjects (one-hot order)
+    are stored in the run config.
     """
+    if audio_encoder not in ("tiny", "base", "base-random") and not Path(audio_encoder).expanduser().is_dir():
+        raise UserError(f"audio_encoder must be tiny, base, base-random or a wav2vec2 folder, not '{audio_encoder}'")
     unknown = set(options) - set(TrainOptions.__dataclass_fields__)
     if unknown:
         raise UserError(f"unknown faceformer option(s): {', '.join(sorted(unknown))}")
-    train_options = TrainOptions(**{"epochs": 30, "lr": 1e-4, "patience": 0, **options, "batch_size": 1})
+    # the original: 100 epochs, Adam 1e-4, batch 1, no early stopping, no gradient clipping
+    train_options = TrainOptions(**{"epochs": 100, "lr": 1e-4, "patience": 0, "grad_clip": 0.0, **options, "batch_size": 1})
     cache = Cache(cache_path)
     if not cache.sequences("train"):
         raise UserError("no training sequences (split 'train')", cache_path)

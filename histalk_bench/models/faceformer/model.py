@@ -25,7 +25,8 @@ class FaceFormerConfig:
     fps: float = 30.0
     tokens_per_frame: int = 1  # 1: audio interpolated to the frame rate (VOCASET); 2: BIWI
     n_heads: int = 4
-    audio_encoder: str = "tiny"  # 'tiny' (random init), 'base' (Wav2Vec2Config defaults), or a weights folder
+    audio_encoder: str = "tiny"  # 'tiny' (random init), 'base' (pretrained wav2vec2-base-960h, local),
+    # 'base-random' (Wav2Vec2Config defaults, random init) or a folder with pretrained weights
     encoder_config: dict | None = None
     teacher_forcing: bool = False  # the original trains autoregressively
 
@@ -40,19 +41,20 @@ class FaceFormerConfig:
 
 
 def build_audio_encoder(config: FaceFormerConfig):
-    """A transformers ``Wav2Vec2Model``: pretrained from a folder, or randomly initialised (tiny/base)."""
+    """A transformers ``Wav2Vec2Model``: pretrained ('base' or a folder) or randomly initialised
+    ('tiny', 'base-random'); an ``encoder_config`` (official checkpoints) builds that shape."""
     from transformers import Wav2Vec2Config, Wav2Vec2Model
 
     if config.encoder_config is not None:
         encoder = Wav2Vec2Model(Wav2Vec2Config(**config.encoder_config))
     elif config.audio_encoder == "tiny":
         encoder = Wav2Vec2Model(Wav2Vec2Config(**TINY_ENCODER))
-    elif config.audio_encoder == "base":
+    elif config.audio_encoder == "base-random":
         encoder = Wav2Vec2Model(Wav2Vec2Config())
     else:
         from ...features.wav2vec2 import load_wav2vec2
 
-        encoder = load_wav2vec2(config.audio_encoder)
+        encoder = load_wav2vec2(None if config.audio_encoder == "base" else config.audio_encoder)
         for parameter in encoder.parameters():
             parameter.requires_grad_(True)
     encoder.freeze_feature_encoder()  # the CNN stays frozen, as in the original
@@ -88,12 +90,21 @@ class FaceFormer(nn.Module):
             features = F.interpolate(features.transpose(1, 2), size=n_frames, mode="linear", align_corners=True).transpose(1, 2)
             usable = n_frames
         else:
-            n = features.shape[1] - features.shape[1] % 2
+            n = min(features.shape[1] - features.shape[1] % 2, 2 * n_frames)
             features = features[:, :n]
-            usable = min(n_frames, n // 2)
+            usable = n // 2
         hidden, _ = self.audio_encoder.feature_projection(features)
+        hidden = self._spec_augment(hidden)
         hidden = self.audio_encoder.encoder(hidden).last_hidden_state
         return self.audio_feature_map(hidden), usable
+
+    def _spec_augment(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Training only: wav2vec2's time masking (``masked_spec_embed``, config mask_time_prob),
+        applied after the feature projection as in the original's encoder forward."""
+        config = self.audio_encoder.config
+        if not (self.training and config.apply_spec_augment) or hidden.shape[1] <= config.mask_time_length:
+            return hidden
+        return self.audio_encoder._mask_hidden_states(hidden)
 
     def style(self, speaker: torch.Tensor) -> torch.Tensor:
         """(B,) speaker indices -> (B, d) style embeddings (one-hot through obj_vector)."""
