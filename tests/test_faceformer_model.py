@@ -157,3 +157,17 @@ def test_cpu_inference_speed_and_parameter_count():
         elapsed = time.perf_counter() - start
     assert out.shape == (1, 120, 5023 * 3)
     print(f"faceformer tiny encoder, V=5023: {n_params} parameters, {120 / elapsed:.1f} frames/s on CPU (1 thread)")
+
+
+def test_validation_of_unseen_subject_averages_every_condition():
+    from histalk_bench.models.faceformer.api import FaceFormerTask
+
+    model = _model()
+    torch.nn.init.normal_(model.vertice_map_r.weight, std=0.1)
+    task = FaceFormerTask(model, lip_ids=None)
+    batch = {"audio": torch.randn(1, 8000), "motion": torch.randn(1, 8, 60), "speaker": torch.tensor([-1])}
+    with torch.no_grad():
+        unseen = task.validate(model, batch)["loss"]
+        each = [task.validate(model, {**batch, "speaker": torch.tensor([i])})["loss"] for i in range(3)]
+    assert len(set(each)) == 3
+    assert abs(unseen - sum(each) / 3) < 1e-6

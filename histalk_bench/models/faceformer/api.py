@@ -47,7 +47,7 @@ class FaceFormerSequences(torch.utils.data.Dataset):
         motion = self.cache.vertices(ref.subject, ref.sentence) - self.cache.template(ref.subject)[None]
         return {"audio": normalise_audio(self.cache.audio(ref.subject, ref.sentence)),
                 "motion": motion.reshape(len(motion), -1).astype(np.float32),
-                "speaker": self.speakers.index(ref.subject) if ref.subject in self.speakers else 0,
+                "speaker": self.speakers.index(ref.subject) if ref.subject in self.speakers else -1,  # -1: unseen
                 "key": ref.key}
 
 
@@ -77,11 +77,21 @@ class FaceFormerTask:
         return loss, {"mse": float(loss.detach())}
 
     def validate(self, model, batch):
-        predicted, target = self._predict(model, batch)
-        out = {"loss": float(torch.mean((predicted - target) ** 2))}
+        """Seen subjects: their own condition; unseen (speaker -1): mean over every training condition,
+        as the original's validation."""
+        speaker = int(batch["speaker"][0])
+        conditions = [speaker] if speaker >= 0 else range(model.obj_vector.in_features)
+        losses, lve_sum, frames = [], 0.0, 0.0
+        for condition in conditions:
+            predicted, target = self._predict(model, {**batch, "speaker": torch.full_like(batch["speaker"], condition)})
+            losses.append(float(torch.mean((predicted - target) ** 2)))
+            if self.lip_ids is not None:
+                diff = (predicted - target).view(*predicted.shape[:2], -1, 3)[:, :, self.lip_ids.to(predicted.device)]
+                lve_sum += float((diff ** 2).sum(-1).amax(-1).sum()) / len(conditions)
+                frames = float(predicted.shape[1])
+        out = {"loss": sum(losses) / len(losses)}
         if self.lip_ids is not None:
-            diff = (predicted - target).view(*predicted.shape[:2], -1, 3)[:, :, self.lip_ids.to(predicted.device)]
-            out.update(lve_sum=float((diff ** 2).sum(-1).amax(-1).sum()), frames=float(predicted.shape[1]))
+            out.update(lve_sum=lve_sum, frames=frames)
         return out
 
     def run_config(self) -> dict:
