@@ -171,3 +171,21 @@ def test_validation_of_unseen_subject_averages_every_condition():
         each = [task.validate(model, {**batch, "speaker": torch.tensor([i])})["loss"] for i in range(3)]
     assert len(set(each)) == 3
     assert abs(unseen - sum(each) / 3) < 1e-6
+
+
+def test_run_checkpoint_loads_by_run_dir_and_as_checkpoint(vocaset_cache, tmp_path):
+    from histalk_bench.cache import Cache
+    from histalk_bench.models.faceformer.api import load_predictor, train
+
+    run = train(vocaset_cache, tmp_path / "run", epochs=1, teacher_forcing=True, progress=False, d_model=8)
+    with Cache(vocaset_cache) as cache:
+        by_run = load_predictor(cache, run_dir=run, device="cpu")
+        by_file = load_predictor(cache, checkpoint=run / "best.pt", device="cpu")
+        assert by_run.config.speakers == by_file.config.speakers == tuple(cache.subjects("train")) or \
+            set(by_file.config.speakers) == set(cache.subjects("train"))  # run's subjects, not placeholder names
+        assert by_file.config.encoder_config["hidden_size"] == 32
+        ref = cache.sequences("val")[0]
+        a, b = by_run.predict(cache, ref), by_file.predict(cache, ref)
+        assert a.keys() == b.keys()
+        for key in a:
+            torch.testing.assert_close(torch.from_numpy(a[key]), torch.from_numpy(b[key]))

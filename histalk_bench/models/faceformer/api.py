@@ -12,8 +12,8 @@ import torch
 
 from ...cache import Cache, SequenceRef
 from ...errors import UserError
-from ..training import TrainOptions, fit, load_checkpoint, resolve_device
-from .checkpoint import config_from_official, read_state
+from ..training import TrainOptions, fit, resolve_device
+from .checkpoint import config_from_official, read_saved, rename_weight_norm
 from .model import FaceFormer, FaceFormerConfig
 
 DESCRIPTION = "FaceFormer (Fan et al., CVPR 2022): wav2vec2 encoder, biased causal Transformer decoder, autoregressive"
@@ -126,6 +126,8 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_en
                               audio_encoder=audio_encoder, teacher_forcing=teacher_forcing)
     torch.manual_seed(train_options.seed)
     model = FaceFormer(config)
+    # the encoder's shape goes into the run config: prediction rebuilds it without the pretrained weights
+    model.config.encoder_config = json.loads(model.audio_encoder.config.to_json_string())
     lip = cache.regions().get("lip")
     val = FaceFormerSequences(cache_path, "val", speakers) if cache.sequences("val") else None
     fit(FaceFormerTask(model, lip), FaceFormerSequences(cache_path, "train", speakers), val, out_dir, train_options, collate_one)
@@ -169,17 +171,20 @@ def load_model(run_dir=None, checkpoint=None, speakers: tuple[str, ...] = ()) ->
     path = Path(checkpoint) if checkpoint else Path(run_dir) / "best.pt" if run_dir else None
     if path is None:
         raise UserError("FaceFormer needs --run RUN_DIR or --checkpoint vocaset.pth|biwi.pth")
-    if not checkpoint:
-        if not path.exists():
-            raise UserError("no FaceFormer checkpoint found (train first: 'histalk-bench train faceformer ...')", path)
-        saved = load_checkpoint(path)
+    if not path.exists():
+        raise UserError("no FaceFormer checkpoint found (train first: 'histalk-bench train faceformer ...')", path)
+    saved = read_saved(path)
+    if not checkpoint or (isinstance(saved.get("config"), str) and isinstance(saved.get("model"), dict)):
+        # one of our runs (RUN/best.pt, also when given as --checkpoint): its config names the speakers
+        if not isinstance(saved.get("config"), str):
+            raise UserError("not a checkpoint of a histalk-bench run (no config)", path)
         run_config = json.loads(saved["config"])
         if run_config.get("model") != "faceformer":
             raise UserError(f"checkpoint is for model '{run_config.get('model')}', not faceformer", path)
         config = FaceFormerConfig.from_dict(run_config["faceformer"])
         state = saved["model"]
     else:
-        state = read_state(path)
+        state = rename_weight_norm(saved.get("model", saved) if isinstance(saved.get("model"), dict) else saved)
         config = config_from_official(state, speakers)
     model = FaceFormer(config)
     missing, unexpected = model.load_state_dict(state, strict=False)

@@ -71,15 +71,23 @@ def config_from_official(state: dict, speakers: tuple[str, ...]) -> FaceFormerCo
                             encoder_config=encoder_config_from_state(state))
 
 
-def read_state(path: str | os.PathLike) -> dict:
-    """The tensors of a checkpoint file, loaded with weights_only=True."""
+def read_saved(path: str | os.PathLike) -> dict:
+    """The dict stored in a checkpoint file, loaded with weights_only=True."""
     path = Path(path)
     if not path.exists():
         raise UserError("checkpoint not found", path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise UserError(f"not a loadable checkpoint ({exc.__class__.__name__})", path) from None
+    if not isinstance(saved, dict):
+        raise UserError("checkpoint is not a state dict", path)
+    return saved
+
+
+def read_state(path: str | os.PathLike) -> dict:
+    """The tensors of a checkpoint file (plain state dict or {'model': state}), weight-norm keys renamed."""
+    state = read_saved(path)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
     if not isinstance(state, dict):
