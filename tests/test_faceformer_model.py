@@ -209,3 +209,10 @@ def test_base_sized_official_state_dict_loads(tmp_path):
     assert model.config.d_model == 64 and model.config.n_vertices == 5023 and model.config.period == 30
     torch.testing.assert_close(model.state_dict()["audio_encoder.encoder.pos_conv_embed.conv.parametrizations.weight.original1"],
                                state["audio_encoder.encoder.pos_conv_embed.conv.weight_v"])
+
+
+def test_frame_count_for_audio_alone_follows_the_original():
+    voca, biwi = _model(), _model(period=25, tokens_per_frame=2, fps=25.0)
+    n_cnn = (16000 * 3 - 400) // 320 + 1  # 149 features at 50 Hz
+    assert voca.frames_for_audio(16000 * 3) == int(n_cnn / 50 * 30) == 89
+    assert biwi.frames_for_audio(16000 * 3) == n_cnn // 2 == 74

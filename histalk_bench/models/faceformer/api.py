@@ -162,7 +162,7 @@ class FaceFormerPredictor:
         speakers = self.config.speakers
         if condition is not None and condition not in speakers:
             raise UserError(f"unknown condition '{condition}' (training speakers: {', '.join(speakers)})")
-        n_frames = max(1, int(round(len(audio_16k) / 16000 * self.config.fps)))
+        n_frames = self.model.frames_for_audio(len(audio_16k))
         return template[None] + self.motion(audio_16k, n_frames, speakers.index(condition) if condition else 0)
 
 

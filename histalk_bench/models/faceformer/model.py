@@ -78,6 +78,14 @@ class FaceFormer(nn.Module):
         self.obj_vector = nn.Linear(max(1, len(config.speakers)), d, bias=False)
 
     # ----- audio
+    def frames_for_audio(self, n_samples: int) -> int:
+        """Frames the original predicts for 16 kHz audio of ``n_samples``: int(n / 50 * fps) for the
+        n 50 Hz CNN features (1 token per frame), n // 2 for 2 tokens per frame."""
+        n = max(0, (n_samples - 400) // 320 + 1)
+        if self.config.tokens_per_frame == 1:
+            return max(1, int(n / 50 * self.config.fps))
+        return max(1, n // self.config.tokens_per_frame)
+
     def encode_audio(self, audio: torch.Tensor, n_frames: int) -> tuple[torch.Tensor, int]:
         """audio (B, N) normalised 16 kHz -> memory (B, S, d) and the usable frame count.
 
