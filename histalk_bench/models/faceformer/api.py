@@ -172,7 +172,8 @@ def load_model(run_dir=None, checkpoint=None, speakers: tuple[str, ...] = ()) ->
     if path is None:
         raise UserError("FaceFormer needs --run RUN_DIR or --checkpoint vocaset.pth|biwi.pth")
     if not path.exists():
-        raise UserError("no FaceFormer checkpoint found (train first: 'histalk-bench train faceformer ...')", path)
+        raise UserError("checkpoint not found" if checkpoint else
+                        "no FaceFormer checkpoint found (train first: 'histalk-bench train faceformer ...')", path)
     saved = read_saved(path)
     if not checkpoint or (isinstance(saved.get("config"), str) and isinstance(saved.get("model"), dict)):
         # one of our runs (RUN/best.pt, also when given as --checkpoint): its config names the speakers
