@@ -19,10 +19,3 @@ class UserError(Exception):
         if self.path is not None:
             text = f"{self.path}: {text}"
         super().__init__(text)
-
-
-class NotImplementedYet(UserError):
-    """A command whose implementation belongs to a later issue."""
-
-    def __init__(self, what: str):
-        super().__init__(f"'{what}' is not implemented yet in this version of histalk-bench")

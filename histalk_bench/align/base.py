@@ -51,8 +51,8 @@ class AlignerBase:
 
     name = "base"
 
-    def align(self, request: AlignRequest) -> Alignment:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def align(self, request: AlignRequest) -> Alignment:
+        raise TypeError(f"{type(self).__name__} aligns nothing: a backend overrides align() or align_many()")
 
     def align_many(self, requests: Sequence[AlignRequest]) -> list[Alignment | AlignmentFailure]:
         results: list[Alignment | AlignmentFailure] = []
