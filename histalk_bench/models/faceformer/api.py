@@ -12,17 +12,12 @@ import torch
 
 from ...cache import Cache, SequenceRef
 from ...errors import UserError
+from ...features.wav2vec2 import normalise
 from ..training import TrainOptions, fit, resolve_device
 from .checkpoint import config_from_official, read_saved, rename_weight_norm
 from .model import FaceFormer, FaceFormerConfig
 
 DESCRIPTION = "FaceFormer (Fan et al., CVPR 2022): wav2vec2 encoder, biased causal Transformer decoder, autoregressive"
-
-
-def normalise_audio(audio: np.ndarray) -> np.ndarray:
-    """Per-utterance zero mean, unit variance: (x - mean) / sqrt(var + 1e-7)."""
-    audio = np.asarray(audio, dtype=np.float32)
-    return ((audio - audio.mean()) / np.sqrt(audio.var() + 1e-7)).astype(np.float32)
 
 
 def protocol_speakers(cache: Cache) -> tuple[str, ...]:
@@ -45,7 +40,7 @@ class FaceFormerSequences(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict:
         ref = self.refs[index]
         motion = self.cache.vertices(ref.subject, ref.sentence) - self.cache.template(ref.subject)[None]
-        return {"audio": normalise_audio(self.cache.audio(ref.subject, ref.sentence)),
+        return {"audio": normalise(self.cache.audio(ref.subject, ref.sentence)),
                 "motion": motion.reshape(len(motion), -1).astype(np.float32),
                 "speaker": self.speakers.index(ref.subject) if ref.subject in self.speakers else -1,  # -1: unseen
                 "key": ref.key}
@@ -146,7 +141,7 @@ class FaceFormerPredictor:
 
     def motion(self, audio_16k: np.ndarray, n_frames: int, speaker: int) -> np.ndarray:
         """(T', V, 3) displacements for normalised audio; T' = frames the audio covers."""
-        audio = torch.from_numpy(normalise_audio(audio_16k))[None].to(self.device)
+        audio = torch.from_numpy(normalise(audio_16k))[None].to(self.device)
         with torch.no_grad():
             out = self.model(audio, torch.tensor([speaker], device=self.device), n_frames)
         return out[0].view(out.shape[1], -1, 3).cpu().numpy()

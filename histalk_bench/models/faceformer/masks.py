@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from ..positional import sinusoidal_positions
+
 
 class PeriodicPositionalEncoding(nn.Module):
     """Sinusoidal encoding of the position within a period, repeated: buffer ``pe`` (1, L, d).
@@ -23,11 +25,7 @@ class PeriodicPositionalEncoding(nn.Module):
 
     @staticmethod
     def _table(d: int, period: int, length: int) -> torch.Tensor:
-        position = torch.arange(period, dtype=torch.float32)[:, None]
-        frequency = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
-        one = torch.zeros(period, d)
-        one[:, 0::2] = torch.sin(position * frequency)
-        one[:, 1::2] = torch.cos(position * frequency[: d // 2])
+        one = sinusoidal_positions(period, d)  # one period, then tiled
         repeats = -(-length // period)
         return one.repeat(repeats, 1)[:length][None]
 

@@ -1,21 +1,9 @@
-"""Building blocks: positional encoding, masked local attention layers, unit pooling."""
+"""Building blocks: masked local attention layers and unit pooling."""
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
-
-
-def sinusoidal_positions(n: int, d: int, device=None) -> torch.Tensor:
-    """(n, d) fixed sinusoidal position encoding."""
-    position = torch.arange(n, device=device, dtype=torch.float32)[:, None]
-    frequency = torch.exp(torch.arange(0, d, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / d))
-    table = torch.zeros(n, d, device=device)
-    table[:, 0::2] = torch.sin(position * frequency)
-    table[:, 1::2] = torch.cos(position * frequency[: d // 2])
-    return table
 
 
 def attention_mask(valid: torch.Tensor, window: int | None, n_heads: int, groups: torch.Tensor | None = None) -> torch.Tensor:

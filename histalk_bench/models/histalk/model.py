@@ -6,10 +6,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..positional import sinusoidal_positions
 from .cmg import CoarseMotionGenerator
 from .config import LEVELS, HiSTalkConfig
 from .hsf2s import HierarchicalSpeechToSparse
-from .layers import sinusoidal_positions
 from .s2d import SparseToDense
 
 
