@@ -63,7 +63,7 @@ class CacheSequences(torch.utils.data.Dataset):
         self.landmark_map = self.cache.landmark_map()
         if self.landmark_map is None:
             raise UserError("the cache has no landmark map (re-run 'histalk-bench prepare')", cache_path)
-        missing = [r.key for r in self.refs[:50] if self.cache.feature(r.subject, r.sentence, spec.feature) is None]
+        missing = [r.key for r in self.refs[:50] if spec.feature not in self.cache.feature_names(r.subject, r.sentence)]
         if missing:
             raise UserError(f"sequences lack '{spec.feature}' features (e.g. {missing[0]}); re-run prepare with "
                             f"--features {spec.feature}", cache_path)

@@ -39,7 +39,7 @@ def data_statistics(cache: Cache, refs: list[SequenceRef], feature: str) -> tupl
     lip = cache.regions().get("lip")
     for ref in refs[:STAT_SEQUENCES]:
         array, _ = cache.feature(ref.subject, ref.sentence, feature)
-        flat = as_layers(array).reshape(-1, as_layers(array).shape[-1]).astype(np.float64)
+        flat = array.reshape(-1, array.shape[-1]).astype(np.float64)  # every layer, every frame
         sums, squares, count = sums + flat.sum(0), squares + (flat ** 2).sum(0), count + flat.shape[0]
         motion = cache.vertices(ref.subject, ref.sentence) - cache.template(ref.subject)[None]
         if lip is not None:
