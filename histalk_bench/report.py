@@ -190,6 +190,19 @@ def _pyplot():
     return plt
 
 
+def _save(fig, out: Path, rect=None) -> Path:
+    """Lay out, write at 110 dpi and free the figure."""
+    import matplotlib.pyplot as plt
+
+    if rect is None:
+        fig.tight_layout()
+    else:
+        fig.tight_layout(rect=rect)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
 _TITLES = {"lve": "LVE", "fdd": "FDD (GT - pred, signed)", "mve": "MVE", "lrp": "LRP (%, geometric)"}
 
 
@@ -225,10 +238,7 @@ def plot_metric_bars(scores: list[dict], out: Path) -> Path:
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(f"{scores[0]['dataset']} / {scores[0]['split']}: {scores[0]['n_sequences']} sequences, "
                  "95% bootstrap CI", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def plot_per_subject_lve(scores: list[dict], out: Path) -> Path:
@@ -251,10 +261,7 @@ def plot_per_subject_lve(scores: list[dict], out: Path) -> Path:
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def lip_centre_ids(template: np.ndarray, lip_ids: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -325,7 +332,4 @@ def plot_lip_opening(cache, predictions: dict[str, object], out: Path, split: st
                fontsize=8, frameon=False)
     fig.text(0.01, 1 - 0.12 / height, "Lip opening: distance between upper and lower lip centre points",
              fontsize=10, va="top")
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / height))
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, out, rect=(0, 0, 1, 1 - 0.4 / height))
