@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-from .errors import UserError
+from .common.errors import UserError
 
 
 class Registry:
     """Maps a name to an object or a lazy ``"package.module:attr"`` target."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, contract: Callable[[Any, str], Any] | None = None):
+        """``contract(target, name)`` checks an entry when it is registered (objects) or first looked
+        up (lazy targets); it returns the object to hand out or raises a one-line UserError."""
         self.kind = kind
+        self.contract = contract
         self._entries: dict[str, Any] = {}
         self._help: dict[str, str] = {}
 
@@ -30,6 +33,8 @@ class Registry:
             return decorator
         if name in self._entries:
             raise ValueError(f"{self.kind} '{name}' is registered twice")
+        if not isinstance(target, str) and self.contract is not None:
+            self.contract(target, name)
         self._entries[name] = target
         self._help[name] = help
         return target
@@ -60,4 +65,4 @@ class Registry:
             module = importlib.import_module(module_name)
             target = getattr(module, attr) if attr else module
             self._entries[name] = target
-        return target
+        return self.contract(target, name) if self.contract is not None else target

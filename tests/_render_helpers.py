@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from histalk_bench.cache import CacheWriter, SequenceData
-from histalk_bench.predictions import PredictionWriter
+from histalk_bench.predict.store import PredictionWriter
 
 SUBJECT, SENTENCE = "S01", "sentence01"
 

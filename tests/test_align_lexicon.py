@@ -3,7 +3,7 @@
 import pytest
 
 from histalk_bench.align.lexicon import ARPABET, Lexicon, espeak_mnemonics, espeak_to_arpabet, read_additions, transcript_words
-from histalk_bench.errors import UserError
+from histalk_bench.common.errors import UserError
 
 
 def test_transcript_words_keep_inner_apostrophes():

@@ -5,7 +5,7 @@ import pytest
 
 from histalk_bench.align.base import Alignment, AlignmentFailure, AlignRequest
 from histalk_bench.align.factory import make_aligner
-from histalk_bench.errors import UserError
+from histalk_bench.common.errors import UserError
 
 from _align_helpers import install_fake_mfa
 

@@ -68,7 +68,7 @@ def test_failures_are_captured_per_item(aligner):
 
 
 def test_real_vocaset_speech_with_its_transcript(aligner, reference):
-    from histalk_bench.audio_io import read_audio_16k
+    from histalk_bench.common.audio import read_audio_16k
 
     audio = read_audio_16k(reference / "audio" / "voca_test_sentence_22k.wav")
     text = "Severe myopia contributed to Ron's inferiority complex."

@@ -5,7 +5,7 @@ import pytest
 from histalk_bench.align.base import Alignment, AlignmentFailure, AlignRequest
 from histalk_bench.align.factory import make_aligner
 from histalk_bench.align.textgrid_io import read_textgrid, write_textgrid
-from histalk_bench.errors import UserError
+from histalk_bench.common.errors import UserError
 
 ALIGNMENT = Alignment(words=[(0.1, 0.4, "hello"), (0.5, 0.9, "world")],
                       phones=[(0.1, 0.2, "HH"), (0.2, 0.4, "OW"), (0.5, 0.7, "W"), (0.7, 0.9, "D")])

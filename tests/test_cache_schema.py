@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from histalk_bench.cache import SCHEMA_VERSION, Cache, CacheWriter, SequenceData
-from histalk_bench.errors import UserError
+from histalk_bench.common.errors import UserError
 
 
 def _sequence(subject, sentence, n_frames=7, n_vertices=11, seed=0, **extra):

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from histalk_bench.cli.main import COMMANDS
-from histalk_bench.errors import UserError
+from histalk_bench.common.errors import UserError
 from histalk_bench.registry import Registry
 
 

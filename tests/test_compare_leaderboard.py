@@ -9,10 +9,10 @@ import pytest
 from _evaluate_helpers import build_cache
 
 from histalk_bench.cache import Cache
-from histalk_bench.errors import UserError
-from histalk_bench.evaluate_compare import run_compare
-from histalk_bench.models import baselines_mean, baselines_static
-from histalk_bench.report import lip_centre_ids, lip_opening, rebuild_leaderboard, write_leaderboard
+from histalk_bench.common.errors import UserError
+from histalk_bench.evaluate.compare import run_compare
+from histalk_bench.models.baselines import mean as baselines_mean, static as baselines_static
+from histalk_bench.evaluate.leaderboard import lip_centre_ids, lip_opening, rebuild_leaderboard, write_leaderboard
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +23,12 @@ def cache_path(tmp_path_factory):
 def test_baselines_predict_template_and_streamed_mean(cache_path):
     with Cache(cache_path) as cache:
         ref = cache.sequences("test")[0]
-        static = baselines_static.load_predictor(cache).predict(cache, ref)[None]
+        static = baselines_static.StaticEntry().load_predictor(cache).predict(cache, ref)[None]
         assert static.shape == (ref.n_frames, cache.n_vertices, 3)
         assert np.array_equal(static[5], cache.template(ref.subject))
         train = cache.sequences("train")
         all_disp = np.concatenate([cache.vertices(r.subject, r.sentence) - cache.template(r.subject) for r in train])
-        mean = baselines_mean.load_predictor(cache).predict(cache, ref)[None]
+        mean = baselines_mean.MeanEntry().load_predictor(cache).predict(cache, ref)[None]
         np.testing.assert_allclose(mean[0] - cache.template(ref.subject), all_disp.mean(axis=0), atol=1e-7)
 
 

@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from histalk_bench import doctor
-from histalk_bench.doctor import MISSING, OK, WARN
+from histalk_bench.tools import doctor
+from histalk_bench.tools.doctor import MISSING, OK, WARN
 
 
 def _stand_in_mfa(folder):

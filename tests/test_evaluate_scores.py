@@ -9,10 +9,10 @@ import pytest
 from _evaluate_helpers import build_cache
 
 from histalk_bench.cache import Cache
-from histalk_bench.errors import UserError
-from histalk_bench.evaluate import evaluate
+from histalk_bench.common.errors import UserError
+from histalk_bench.evaluate.scores import evaluate
 from histalk_bench.metrics.accumulate import MetricAccumulator
-from histalk_bench.predictions import PredictionWriter
+from histalk_bench.predict.store import PredictionWriter
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from histalk_bench.errors import UserError
+from histalk_bench.common.errors import UserError
 from histalk_bench.models.faceformer.checkpoint import rename_weight_norm
 from histalk_bench.models.faceformer.masks import PeriodicPositionalEncoding, alibi_slopes, biased_causal_mask, memory_mask
 from histalk_bench.models.faceformer.model import FaceFormer, FaceFormerConfig

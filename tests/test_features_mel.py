@@ -29,7 +29,7 @@ def test_tone_peaks_in_its_band_and_only_while_it_sounds():
 def test_batch_equals_single_and_duplicate_names_rejected():
     import pytest
 
-    from histalk_bench.errors import UserError
+    from histalk_bench.common.errors import UserError
 
     with pytest.raises(UserError, match="twice"):
         make_extractors("mel, mel")

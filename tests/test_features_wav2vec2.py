@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from histalk_bench.errors import UserError
+from histalk_bench.common.errors import UserError
 from histalk_bench.features.factory import make_extractors
 
 from _features_helpers import save_tiny_wav2vec2

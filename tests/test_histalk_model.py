@@ -177,7 +177,7 @@ def test_predict_cli_writes_predictions_for_unseen_speakers_per_condition(vocase
     import subprocess
     import sys
 
-    from histalk_bench.predictions import PredictionReader
+    from histalk_bench.predict.store import PredictionReader
 
     run = tmp_path / "run"
     result = subprocess.run([sys.executable, "-m", "histalk_bench.cli.main", "train", "histalk", "--data", str(vocaset_cache),
@@ -221,7 +221,7 @@ def test_predict_from_a_new_audio_file(vocaset_cache, tmp_path):
     assert vertices.shape == (ref.n_frames, n_vertices * 3)
 
     # features computed on the fly equal the cached ones; other extractor settings are refused
-    from histalk_bench.errors import UserError
+    from histalk_bench.common.errors import UserError
     from histalk_bench.models.histalk.api import load_predictor
 
     with Cache(vocaset_cache) as cache:
@@ -237,7 +237,7 @@ def test_predict_from_a_new_audio_file(vocaset_cache, tmp_path):
 
 
 def test_bad_options_are_user_errors_before_any_work():
-    from histalk_bench.errors import UserError
+    from histalk_bench.common.errors import UserError
     from histalk_bench.models.histalk.api import _split_options
 
     train_options, config_options = _split_options({"epochs": 3, "lr": 1, "levels": ["frame", "word"], "use_cmg": False})

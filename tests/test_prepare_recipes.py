@@ -282,7 +282,7 @@ def _first_npy(corpus):
 
 
 def _assert_biwi_fails(corpus, tmp_path, *fragments):
-    from histalk_bench.errors import UserError
+    from histalk_bench.common.errors import UserError
 
     out = tmp_path / "b.h5"
     with pytest.raises(UserError) as caught:
@@ -327,7 +327,7 @@ def test_biwi_bad_input_through_the_cli(biwi_copy, tmp_path):
 
 
 def test_mesh_of_another_topology_or_garbage_is_refused(biwi_copy, tmp_path):
-    from histalk_bench.errors import UserError
+    from histalk_bench.common.errors import UserError
 
     out = tmp_path / "b.h5"
     wrong = tmp_path / "wrong_faces.npy"
@@ -365,7 +365,7 @@ def test_partial_parallel_run_with_textgrids_and_landmark_file(vocaset_corpus, v
 
 
 def test_unknown_subject_in_subjects_option(vocaset_corpus, tmp_path):
-    from histalk_bench.errors import UserError
+    from histalk_bench.common.errors import UserError
 
     out = tmp_path / "c.h5"
     with pytest.raises(UserError, match="--subjects: no sequences for Nobody"):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from histalk_bench.cache import Cache
-from histalk_bench.errors import UserError
-from histalk_bench.render import choose_backend, parse_sequence, render_sequence
+from histalk_bench.common.errors import UserError
+from histalk_bench.rendering.render import choose_backend, parse_sequence, render_sequence
 from histalk_bench.rendering.video import extract_frames, probe_streams
 
 from _render_helpers import SENTENCE, SUBJECT, write_cache, write_predictions

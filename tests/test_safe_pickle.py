@@ -6,8 +6,8 @@ import pickle
 import numpy as np
 import pytest
 
-from histalk_bench.errors import UserError
-from histalk_bench.safe_pickle import load_npy_object, load_pickle
+from histalk_bench.common.errors import UserError
+from histalk_bench.common.safe_pickle import load_npy_object, load_pickle
 
 
 def test_plain_data_round_trips(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..errors import UserError
+from ..common.errors import UserError
 from . import ALIGNERS
 from .base import Alignment, AlignmentFailure, AlignRequest, BatchAlignerBase
 from .mfa import find_mfa

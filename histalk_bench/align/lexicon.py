@@ -81,7 +81,7 @@ def espeak_mnemonics(word: str, voice: str = "en-us") -> list[str]:
 
 def read_additions(path: str | os.PathLike) -> dict[str, list[str]]:
     """``WORD PH1 PH2 ...`` lines (``#`` comments, MFA/CMU style, stress digits allowed)."""
-    from ..errors import UserError
+    from ..common.errors import UserError
 
     entries: dict[str, list[str]] = {}
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import UserError
+from ..common.errors import UserError
 from .base import Alignment, AlignmentFailure, AlignRequest, BatchAlignerBase
 from .textgrid_io import read_textgrid
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..common.errors import UserError
 
 Interval = tuple[float, float, str]
 _LABEL = re.compile(r"[^a-z0-9']")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UserError
+from ..common.errors import UserError
 from .base import AlignerBase, Alignment, AlignRequest
 from .textgrid_io import read_textgrid
 

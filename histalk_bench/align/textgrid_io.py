@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import UserError
+from ..common.errors import UserError
 from .base import Alignment
 
 SILENCE_LABELS = {"", "sil", "sp", "spn", "<eps>", "SIL", "<sil>", "_"}

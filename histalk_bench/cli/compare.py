@@ -38,8 +38,8 @@ class _ModelsOption(click.Option):
 @click.option("--lrp-threshold", type=float, default=None)
 def compare(models, data, split, out, runs, force, lrp_threshold):
     """Predict and evaluate several models; write leaderboard.csv, leaderboard.md and plots/."""
-    from ..errors import UserError
-    from ..evaluate_compare import run_compare
+    from ..common.errors import UserError
+    from ..evaluate.compare import run_compare
 
     run_dirs = {}
     for item in runs:
@@ -58,7 +58,7 @@ def compare(models, data, split, out, runs, force, lrp_threshold):
 def leaderboard(folders, out):
     """Rebuild leaderboard.csv/.md (and the score plots) from stored scores.json files, without
     running any model.  FOLDERS: compare output folders, model folders or scores.json files."""
-    from ..report import rebuild_leaderboard
+    from ..evaluate.leaderboard import rebuild_leaderboard
 
     csv_path, md_path, plots = rebuild_leaderboard(list(folders), out)
     click.echo(md_path.read_text())

@@ -17,7 +17,7 @@ def demo(out, subjects, sentences, epochs, seed, with_faceformer):
     """
     import time
 
-    from ..demo import DemoOptions, run_demo
+    from ..tools.demo import DemoOptions, run_demo
 
     models = ("histalk", "faceformer", "static", "mean") if with_faceformer else ("histalk", "static", "mean")
     start = time.perf_counter()

@@ -14,7 +14,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 def doctor(cache_dir, mfa_bin, wav2vec2_model, as_json):
     """Check aligners, weights, torch/CUDA, rendering, ffmpeg and disk. Always exits 0."""
-    from ..doctor import as_dicts, report, run_checks
+    from ..tools.doctor import as_dicts, report, run_checks
 
     checks = run_checks(cache_dir=cache_dir, mfa_bin=mfa_bin, wav2vec2_model=wav2vec2_model)
     if as_json:

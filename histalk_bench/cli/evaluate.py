@@ -13,7 +13,7 @@ import click
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
 def evaluate(pred, data, split, out, allow_missing, lrp_threshold, seed):
     """LVE, FDD, MVE and LRP with 95% bootstrap intervals (raw values; display scaling beside)."""
-    from ..evaluate import evaluate as run
+    from ..evaluate.scores import evaluate as run
 
     scores = run(pred, data, split, allow_missing=allow_missing, lrp_threshold=lrp_threshold, seed=seed, out=out)
     scale = scores["display_scale"]

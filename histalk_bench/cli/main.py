@@ -12,7 +12,7 @@ import sys
 import click
 
 from .. import __version__
-from ..errors import UserError
+from ..common.errors import UserError
 
 # name -> ("module:attribute", one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -18,14 +18,13 @@ import click
 def predict(model, run_dir, checkpoint, data, split, audio, template, condition, out, device, wav2vec2_model):
     """Write predicted vertices in the predictions format that `evaluate` reads."""
     from ..cache import Cache
-    from ..errors import UserError
-    from ..models.base import load_model_module, predict_split
+    from ..common.errors import UserError
+    from ..predict.split import predict_split
 
-    module = load_model_module(model)
     if audio:
-        from ..predict_audio import predict_audio
+        from ..predict.audio import predict_audio
 
-        path = predict_audio(module, audio, template, out, data=data, run_dir=run_dir, checkpoint=checkpoint,
+        path = predict_audio(model, audio, template, out, data=data, run_dir=run_dir, checkpoint=checkpoint,
                              condition=condition, device=device, wav2vec2_model=wav2vec2_model)
         click.echo(f"wrote {path}")
         return
@@ -33,9 +32,6 @@ def predict(model, run_dir, checkpoint, data, split, audio, template, condition,
         raise UserError("--data CACHE.h5 is required unless --audio is given")
     with Cache(data) as cache:
         extra = {"wav2vec2_model": wav2vec2_model} if wav2vec2_model else {}
-        predictor = module.load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device, **extra)
-        refs = cache.sequences(split)
-        if not refs:
-            raise UserError(f"no sequences in split '{split}'", data)
-        path = predict_split(predictor, cache, refs, out, meta={"run": run_dir, "checkpoint": checkpoint, "split": split})
-    click.echo(f"wrote {path} ({len(refs)} sequences)")
+        path, n = predict_split(model, cache, split, out, run_dir=run_dir, checkpoint=checkpoint, device=device,
+                                options=extra)
+    click.echo(f"wrote {path} ({n} sequences)")

@@ -20,7 +20,7 @@ import click
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def render(data, preds, sequence, out, condition, error_colors, error_max, size, backend, no_progress):
     """Render ground truth and each --pred side by side to an mp4 (H.264 + AAC), headless."""
-    from ..render import render_sequence
+    from ..rendering.render import render_sequence
 
     result = render_sequence(data, list(preds), sequence, out, condition=condition, error_colors=error_colors,
                              error_max=error_max, size=size, backend=backend, progress=not no_progress)

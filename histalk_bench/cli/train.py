@@ -35,11 +35,11 @@ def train(model, data, out, epochs, batch_size, lr, seed, device, features, unit
 
     Multi-GPU: torchrun --nproc_per_node N $(which histalk-bench) train ... (no code changes).
     """
-    from ..errors import UserError
-    from ..models import MODELS
+    from ..common.errors import UserError
+    from ..models.base import model_entry
 
-    module = MODELS.get(model)
-    if not hasattr(module, "train"):
+    entry = model_entry(model)
+    if not entry.trainable:
         raise UserError(f"model '{model}' is not trainable (it predicts from the cache alone)")
     options = {"seed": seed, "device": device, "resume": resume, "amp": amp, "compile": compile_, "progress": not quiet}
     for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("features", features), ("units", units)):
@@ -50,5 +50,5 @@ def train(model, data, out, epochs, batch_size, lr, seed, device, features, unit
         if not sep:
             raise UserError(f"--set expects KEY=VALUE, got '{item}'")
         options[key.strip().replace("-", "_")] = _parse_value(value)
-    run_dir = module.train(data, out, **options)
+    run_dir = entry.train(data, out, **options)
     click.echo(f"trained {model}: {run_dir}")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio_io import read_audio_16k
-from ..errors import UserError
+from ..common.audio import read_audio_16k
+from ..common.errors import UserError
 from .common import faces_for, select_sources, numbered_lines, read_synth_info, read_templates, resolve_landmarks, resolve_regions
 from .pipeline import DatasetHeader, PrepareOptions, PrepareSummary, SourceSequence, run_prepare
 from .splits import BIWI_TEST_B, BIWI_TRAIN, biwi_split

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
-from ..safe_pickle import load_pickle
+from ..common.errors import UserError
+from ..common.safe_pickle import load_pickle
 from .landmarks import LandmarkMap, from_vertex_ids, load_landmark_map
 from .regions import Region, load_regions, read_index_file
 from ..cache import file_sha256

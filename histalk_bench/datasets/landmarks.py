@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
-from ..safe_pickle import load_npy_object, load_pickle
+from ..common.errors import UserError
+from ..common.safe_pickle import load_npy_object, load_pickle
 
 
 @dataclass

@@ -19,8 +19,8 @@ import click
 import numpy as np
 
 from ..cache import Cache, CacheWriter, SequenceData
-from ..errors import UserError
-from ..progress import progress_bar
+from ..common.errors import UserError
+from ..common.progress import progress_bar
 from .landmarks import LandmarkMap, check_map, select_by_motion
 from .regions import Region, check_in_range
 

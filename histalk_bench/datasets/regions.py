@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..cache import file_sha256
-from ..errors import UserError
-from ..safe_pickle import load_pickle
+from ..common.errors import UserError
+from ..common.safe_pickle import load_pickle
 
 
 @dataclass(frozen=True)

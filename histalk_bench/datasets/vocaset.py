@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio_io import check_audio, read_audio_16k, resample_to_16k
-from ..errors import UserError
-from ..safe_pickle import load_pickle
+from ..common.audio import check_audio, read_audio_16k, resample_to_16k
+from ..common.errors import UserError
+from ..common.safe_pickle import load_pickle
 from .common import faces_for, select_sources, numbered_lines, read_synth_info, read_templates, require, resolve_landmarks, resolve_regions
 from .pipeline import DatasetHeader, PrepareOptions, PrepareSummary, SourceSequence, run_prepare
 from .splits import VOCASET_TEST, VOCASET_TRAIN, VOCASET_VAL, vocaset_split

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from ..errors import UserError
+from ..common.errors import UserError
 
 DEFAULT_MODEL = "facebook/wav2vec2-base-960h"
 RATE = 50.0

@@ -1,16 +1,21 @@
-"""Model registry.  Each entry is a module exposing::
+"""Model registry: each entry is a :class:`histalk_bench.models.base.ModelEntry` subclass.
 
-    DESCRIPTION: str
-    load_predictor(cache, run_dir=None, checkpoint=None, **options) -> Predictor
-    train(cache_path, out_dir, **options) -> Path        # only for trainable models
-
-Targets are imported lazily, so registering a torch model costs nothing at CLI start-up.
+Add a model: one module with a ``ModelEntry`` subclass (``load_predictor``, optionally ``train``
+and ``load_audio_predictor``), plus one line below.  Targets are imported lazily, so registering
+a torch model costs nothing at CLI start-up; the contract is checked on first look-up.
 """
 
 from ..registry import Registry
 
-MODELS = Registry("model")
-MODELS.register("static", "histalk_bench.models.baselines_static", help="template, no motion (floor)")
-MODELS.register("mean", "histalk_bench.models.baselines_mean", help="template + mean training displacement")
-MODELS.register("histalk", "histalk_bench.models.histalk.api", help="HiSTalk (hierarchical, CMG + HSF2S + S2D)")
-MODELS.register("faceformer", "histalk_bench.models.faceformer.api", help="FaceFormer (Fan et al., CVPR 2022)")
+
+def _check(target, name):
+    from .base import check_model_entry
+
+    return check_model_entry(target, name)
+
+
+MODELS = Registry("model", contract=_check)
+MODELS.register("static", "histalk_bench.models.baselines.static:StaticEntry", help="template, no motion (floor)")
+MODELS.register("mean", "histalk_bench.models.baselines.mean:MeanEntry", help="template + mean training displacement")
+MODELS.register("histalk", "histalk_bench.models.histalk.api:HiSTalkEntry", help="HiSTalk (hierarchical, CMG + HSF2S + S2D)")
+MODELS.register("faceformer", "histalk_bench.models.faceformer.api:FaceFormerEntry", help="FaceFormer (Fan et al., CVPR 2022)")

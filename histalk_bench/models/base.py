@@ -1,4 +1,4 @@
-"""The model contract and the one prediction loop every model shares.
+"""The model contract: a :class:`ModelEntry` per registered model, and the predictor protocols.
 
 A predictor maps one cached sequence to predicted vertices::
 
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from ..cache import Cache, SequenceRef
-from ..predictions import PredictionWriter
+from ..common.errors import UserError
 
 
 class Predictor(Protocol):
@@ -26,23 +26,59 @@ class Predictor(Protocol):
     def predict(self, cache: Cache, ref: SequenceRef) -> dict[str | None, np.ndarray]: ...
 
 
-def load_model_module(name: str):
-    """The registry module of model ``name`` (did-you-mean error when unknown)."""
+class AudioPredictor(Protocol):
+    """Predicts from new 16 kHz audio: ``predict_audio(audio (N,), template (V, 3), condition) -> (T, V, 3)``."""
+
+    name: str
+
+    def predict_audio(self, audio_16k: np.ndarray, template: np.ndarray, condition: str | None = None) -> np.ndarray: ...
+
+
+class ModelEntry:
+    """What the registry knows of a model.  Subclass it, set ``name`` and ``description`` and
+    implement :meth:`load_predictor`; override :meth:`train` for a trainable model and
+    :meth:`load_audio_predictor` for a model that animates new audio."""
+
+    name: str = ""
+    description: str = ""
+
+    def load_predictor(self, cache: Cache, run_dir: str | os.PathLike | None = None,
+                       checkpoint: str | os.PathLike | None = None, device: str = "auto", **options) -> Predictor:
+        raise NotImplementedError
+
+    def train(self, cache_path: str | os.PathLike, out_dir: str | os.PathLike, **options) -> Path:
+        raise UserError(f"model '{self.name}' is not trainable (it predicts from the cache alone)")
+
+    def load_audio_predictor(self, run_dir: str | os.PathLike | None = None, checkpoint: str | os.PathLike | None = None,
+                             device: str = "auto", **options) -> AudioPredictor:
+        raise UserError(f"model '{self.name}' cannot predict from new audio (it needs a cache)")
+
+    @property
+    def trainable(self) -> bool:
+        return type(self).train is not ModelEntry.train
+
+    @property
+    def predicts_audio(self) -> bool:
+        return type(self).load_audio_predictor is not ModelEntry.load_audio_predictor
+
+
+def check_model_entry(target, name: str) -> ModelEntry:
+    """The registry's contract check: an instance of a :class:`ModelEntry` subclass that implements
+    ``load_predictor`` and has a name and a description (a class is instantiated)."""
+    entry = target() if isinstance(target, type) else target
+    if not isinstance(entry, ModelEntry):
+        raise UserError(f"model '{name}' is registered as {type(entry).__name__}, not a ModelEntry subclass "
+                        "(see docs/architecture.md)")
+    missing = [attr for attr in ("name", "description") if not getattr(entry, attr, "")]
+    if type(entry).load_predictor is ModelEntry.load_predictor:
+        missing.append("load_predictor()")
+    if missing:
+        raise UserError(f"model '{name}' ({type(entry).__name__}) does not implement {', '.join(missing)}")
+    return entry
+
+
+def model_entry(name: str) -> ModelEntry:
+    """The registered entry of model ``name`` (did-you-mean error when unknown)."""
     from . import MODELS
 
     return MODELS.get(name)
-
-
-def predict_split(predictor: Predictor, cache: Cache, refs: Iterable[SequenceRef],
-                  out: str | os.PathLike, meta: dict | None = None, progress: bool = True) -> Path:
-    """Run ``predictor`` over ``refs`` and write a predictions HDF5 atomically."""
-    from ..progress import progress_bar
-
-    refs = list(refs)
-    writer = PredictionWriter(out, model=predictor.name, dataset=cache.dataset, fps=cache.fps,
-                              n_vertices=cache.n_vertices, meta=meta)
-    with writer:
-        for ref in progress_bar(refs, desc=f"predict {predictor.name}", enabled=progress):
-            for condition, vertices in predictor.predict(cache, ref).items():
-                writer.write(ref.subject, ref.sentence, vertices, condition=condition)
-    return Path(out)

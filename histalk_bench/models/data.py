@@ -17,7 +17,7 @@ import torch
 
 from ..align.units import hierarchy
 from ..cache import Cache, SequenceRef
-from ..errors import UserError
+from ..common.errors import UserError
 
 
 def resample_features(features: np.ndarray, rate: float, n_frames: int, fps: float) -> np.ndarray:

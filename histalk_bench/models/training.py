@@ -32,7 +32,7 @@ from typing import Callable, Protocol
 import numpy as np
 import torch
 
-from ..progress import progress_bar
+from ..common.progress import progress_bar
 
 
 @dataclass

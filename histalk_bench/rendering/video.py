@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..common.errors import UserError
 
 
 def ffmpeg_exe() -> str:

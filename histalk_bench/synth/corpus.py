@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..common.errors import UserError
 from .face import FaceRig, activations, animate, build_face
 from .sentences import SENTENCES
 from .speech import Utterance, Voice, synthesise_many

@@ -11,13 +11,13 @@ import numpy as np
 import torch
 
 from ...cache import Cache, SequenceRef
-from ...errors import UserError
+from ...common.errors import UserError
 from ...features.wav2vec2 import normalise
+from ..base import ModelEntry
 from ..training import TrainOptions, fit, resolve_device
 from .checkpoint import config_from_official, read_saved, rename_weight_norm
 from .model import FaceFormer, FaceFormerConfig
 
-DESCRIPTION = "FaceFormer (Fan et al., CVPR 2022): wav2vec2 encoder, biased causal Transformer decoder, autoregressive"
 
 
 def protocol_speakers(cache: Cache) -> tuple[str, ...]:
@@ -190,9 +190,6 @@ def load_model(run_dir=None, checkpoint=None, speakers: tuple[str, ...] = ()) ->
     return model
 
 
-Predictor = FaceFormerPredictor
-
-
 def load_predictor(cache: Cache, run_dir=None, checkpoint=None, device: str = "auto", **options) -> FaceFormerPredictor:
     from ...datasets.splits import BIWI_TRAIN, VOCASET_TRAIN
 
@@ -202,3 +199,19 @@ def load_predictor(cache: Cache, run_dir=None, checkpoint=None, device: str = "a
         raise UserError(f"checkpoint predicts {model.config.n_vertices} vertices but the cache ({cache.dataset}) has "
                         f"{cache.n_vertices}: wrong dataset?", checkpoint or run_dir)
     return FaceFormerPredictor(model, resolve_device(device))
+
+
+class FaceFormerEntry(ModelEntry):
+    name = "faceformer"
+    description = "FaceFormer (Fan et al., CVPR 2022): wav2vec2 encoder, biased causal Transformer decoder, autoregressive"
+
+    def train(self, cache_path, out_dir, **options) -> Path:
+        return train(cache_path, out_dir, **options)
+
+    def load_predictor(self, cache, run_dir=None, checkpoint=None, device="auto", **options) -> FaceFormerPredictor:
+        return load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device, **options)
+
+    def load_audio_predictor(self, run_dir=None, checkpoint=None, device="auto", **options) -> FaceFormerPredictor:
+        if options:
+            raise UserError(f"unknown faceformer prediction option(s): {', '.join(sorted(options))}")
+        return FaceFormerPredictor(load_model(run_dir, checkpoint), resolve_device(device))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ...errors import UserError
+from ...common.errors import UserError
 from .model import FaceFormerConfig
 
 REQUIRED_KEYS = ("audio_feature_map.weight", "vertice_map.weight", "vertice_map_r.weight", "obj_vector.weight", "PPE.pe")

@@ -1,4 +1,4 @@
-"""Registry entry of HiSTalk: ``train`` and ``load_predictor`` (see models/__init__.py)."""
+"""Registry entry of HiSTalk (:class:`HiSTalkEntry`): training, split and new-audio prediction."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import numpy as np
 import torch
 
 from ...cache import Cache, SequenceRef
-from ...errors import UserError
+from ...common.errors import UserError
+from ..base import ModelEntry
 from ..data import CacheSequences, DataSpec, as_layers, collate, load_item
 from ..training import TrainOptions, fit, load_checkpoint
 from .config import HiSTalkConfig
 from .losses import histalk_loss
 from .model import HiSTalk
 
-DESCRIPTION = "HiSTalk: hierarchical speech features -> sparse landmarks -> dense displacements, plus a coarse motion generator"
 STAT_SEQUENCES = 24  # sequences sampled to estimate feature and motion statistics
 
 
@@ -257,9 +257,6 @@ def load_model(run_dir: str | os.PathLike | None = None, checkpoint: str | os.Pa
     return model
 
 
-Predictor = HiSTalkPredictor
-
-
 def load_predictor(cache: Cache | None, run_dir=None, checkpoint=None, device: str = "auto",
                    wav2vec2_model: str | None = None, **options) -> HiSTalkPredictor:
     """The run's best model as a predictor (``cache`` None: for new audio only)."""
@@ -271,3 +268,17 @@ def load_predictor(cache: Cache | None, run_dir=None, checkpoint=None, device: s
     if cache is not None and model.config.n_vertices != cache.n_vertices:
         raise UserError(f"the run was trained on {model.config.n_vertices} vertices, the cache has {cache.n_vertices}", cache.path)
     return HiSTalkPredictor(model, resolve_device(device), wav2vec2_model)
+
+
+class HiSTalkEntry(ModelEntry):
+    name = "histalk"
+    description = "HiSTalk: hierarchical speech features -> sparse landmarks -> dense displacements, plus a coarse motion generator"
+
+    def train(self, cache_path, out_dir, **options) -> Path:
+        return train(cache_path, out_dir, **options)
+
+    def load_predictor(self, cache, run_dir=None, checkpoint=None, device="auto", **options) -> HiSTalkPredictor:
+        return load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device, **options)
+
+    def load_audio_predictor(self, run_dir=None, checkpoint=None, device="auto", **options) -> HiSTalkPredictor:
+        return load_predictor(None, run_dir=run_dir, checkpoint=checkpoint, device=device, **options)

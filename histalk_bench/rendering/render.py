@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from ..common.errors import UserError
 
 BACKENDS = ("auto", "pyrender", "matplotlib")
 
@@ -53,7 +53,7 @@ def parse_sequence(text: str) -> tuple[str, str]:
 
 def _load_prediction(path: Path, subject: str, sentence: str, condition: str | None,
                      n_vertices: int) -> _Panel:
-    from .predictions import PredictionReader
+    from ..predict.store import PredictionReader
 
     with PredictionReader(path) as reader:
         if not reader.has(subject, sentence):
@@ -100,7 +100,7 @@ def choose_backend(requested: str, has_faces: bool) -> tuple[str, str]:
         if requested == "pyrender":
             raise UserError("pyrender is not installed; pip install 'histalk-bench[render]' or use --backend matplotlib")
         return "matplotlib", "pyrender not installed"
-    from .rendering.backend_pyrender import probe_egl
+    from .backend_pyrender import probe_egl
 
     probe = probe_egl()
     if probe.works and (requested == "pyrender" or not probe.software):
@@ -125,7 +125,7 @@ class _Loaded:
 
 def _load(data, preds: list[Path], sequence: str, condition: str | None) -> _Loaded:
     """Ground truth, faces, audio and predictions of one sequence, cut to the shortest length."""
-    from .cache import AUDIO_RATE, Cache
+    from ..cache import AUDIO_RATE, Cache
 
     subject, sentence = parse_sequence(sequence)
     with Cache(data) as cache:
@@ -162,12 +162,12 @@ def render_sequence(data: str | os.PathLike, preds: list[str | os.PathLike], seq
     ``error_colors`` each prediction is coloured by its per-vertex L2 distance to the ground
     truth (top of the scale: ``error_max`` in mesh units, default the 99th percentile).
     The view is framed on the ground truth, so a prediction that drifts away leaves the panel."""
-    from .cache import AUDIO_RATE
-    from .progress import progress_bar
-    from .rendering.colors import choose_scale, error_rgb, vertex_errors
-    from .rendering.geometry import frame_meshes
-    from .rendering.layout import PanelLayout
-    from .rendering.video import VideoWriter
+    from ..cache import AUDIO_RATE
+    from ..common.progress import progress_bar
+    from .colors import choose_scale, error_rgb, vertex_errors
+    from .geometry import frame_meshes
+    from .layout import PanelLayout
+    from .video import VideoWriter
 
     if size < 64 or size > 4096:
         raise UserError(f"--size must be between 64 and 4096 pixels, got {size}")
@@ -179,9 +179,9 @@ def render_sequence(data: str | os.PathLike, preds: list[str | os.PathLike], seq
 
     chosen, reason = choose_backend(backend, loaded.faces is not None)
     if chosen == "pyrender":
-        from .rendering.backend_pyrender import PyrenderPanelRenderer as Renderer
+        from .backend_pyrender import PyrenderPanelRenderer as Renderer
     else:
-        from .rendering.backend_matplotlib import MatplotlibPanelRenderer as Renderer
+        from .backend_matplotlib import MatplotlibPanelRenderer as Renderer
     layout = PanelLayout([p.label for p in loaded.panels], size, scale)
     height, width = layout.shape
     renderer = Renderer(loaded.faces, frame_meshes([gt], margin=1.12), size)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UserError
+from ...common.errors import UserError
+from ..base import ModelEntry
 
-DESCRIPTION = "template + mean training displacement"
 
 
 def mean_training_displacement(cache) -> np.ndarray:
@@ -33,5 +33,9 @@ class MeanPredictor:
         return {None: np.repeat(mesh[None], ref.n_frames, axis=0)}
 
 
-def load_predictor(cache, run_dir=None, checkpoint=None, **options) -> MeanPredictor:
-    return MeanPredictor(mean_training_displacement(cache))
+class MeanEntry(ModelEntry):
+    name = "mean"
+    description = "template + mean training displacement"
+
+    def load_predictor(self, cache, run_dir=None, checkpoint=None, device="auto", **options) -> MeanPredictor:
+        return MeanPredictor(mean_training_displacement(cache))

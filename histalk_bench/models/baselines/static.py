@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-DESCRIPTION = "template, no motion"
+from ..base import ModelEntry
 
 
 class StaticPredictor:
@@ -15,5 +15,9 @@ class StaticPredictor:
         return {None: np.repeat(template[None], ref.n_frames, axis=0)}
 
 
-def load_predictor(cache, run_dir=None, checkpoint=None, **options) -> StaticPredictor:
-    return StaticPredictor()
+class StaticEntry(ModelEntry):
+    name = "static"
+    description = "template, no motion"
+
+    def load_predictor(self, cache, run_dir=None, checkpoint=None, device="auto", **options) -> StaticPredictor:
+        return StaticPredictor()

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .cache import Cache
-from .errors import UserError
-from .metrics.accumulate import MetricAccumulator
-from .metrics.bootstrap import confidence_intervals
-from .metrics.functional import ALL, LRP_THRESHOLD, display_scale
-from .npy_predictions import open_predictions
+from .. import __version__
+from ..cache import Cache
+from ..common.errors import UserError
+from ..metrics.accumulate import MetricAccumulator
+from ..metrics.bootstrap import confidence_intervals
+from ..metrics.functional import ALL, LRP_THRESHOLD, display_scale
+from ..predict.sources import open_predictions
 
 REGION_HELP = {
     "biwi": "get CodeTalker's BIWI/regions/lve.txt and fdd.txt and re-run 'histalk-bench prepare biwi ... "

@@ -33,8 +33,8 @@ from typing import Iterable, Iterator
 import h5py
 import numpy as np
 
-from . import __version__
-from .errors import UserError
+from .. import __version__
+from ..common.errors import UserError
 
 SCHEMA_VERSION = 1
 AUDIO_RATE = 16000

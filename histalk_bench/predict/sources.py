@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from ..common.errors import UserError
 
 
 class NpyPredictions:
@@ -51,7 +51,7 @@ class H5Predictions:
     """A predictions HDF5 written by ``predict``/``compare``."""
 
     def __init__(self, path: Path, dataset: str | None = None):
-        from .predictions import PredictionReader
+        from .store import PredictionReader
 
         self.reader = PredictionReader(path)
         self.path = path

@@ -41,10 +41,10 @@ def _stage(name: str):
 
 def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = False) -> Path:
     """Run the whole pipeline into ``out``; returns the path of ``leaderboard.csv``."""
-    from .datasets.vocaset import prepare_vocaset
-    from .evaluate_compare import run_compare
-    from .models import MODELS
-    from .synth import write_synthetic_corpus
+    from ..datasets.vocaset import prepare_vocaset
+    from ..evaluate.compare import run_compare
+    from ..models import MODELS
+    from ..synth import write_synthetic_corpus
 
     options = options or DemoOptions()
     out = Path(out)
@@ -64,11 +64,11 @@ def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = 
 
     runs: dict[str, Path] = {}
     for name in options.models:
-        module = MODELS.get(name)
-        if hasattr(module, "train"):
+        entry = MODELS.get(name)
+        if entry.trainable:
             train_options = options.options_for(name)
             start = _stage(f"training {name} for {train_options['epochs']} epochs")
-            runs[name] = Path(module.train(cache_path, out / "runs" / name, **train_options))
+            runs[name] = Path(entry.train(cache_path, out / "runs" / name, **train_options))
             timings[f"train_{name}_s"] = time.perf_counter() - start
 
     start = _stage("comparing models on the test split")

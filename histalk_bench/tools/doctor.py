@@ -174,7 +174,7 @@ def check_rendering(timeout_s: float = 30.0) -> Check:
     if importlib.util.find_spec("pyrender") is None:
         return Check("rendering", WARN, "pyrender not installed; 'render' uses the slower matplotlib backend",
                      "pip install 'histalk-bench[render]' (pyrender, PyOpenGL) and the EGL libraries")
-    from .rendering.backend_pyrender import probe_egl
+    from ..rendering.backend_pyrender import probe_egl
 
     probe = probe_egl(timeout_s)
     if probe.works and probe.software:
@@ -220,7 +220,7 @@ def check_disk(cache_dir: str | os.PathLike | None = None) -> Check:
 
 
 def check_python() -> Check:
-    from . import __version__
+    from .. import __version__
 
     major, minor = sys.version_info[:2]
     status = OK if (major, minor) == (3, 11) else WARN

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
-from .metrics.bootstrap import paired_test
+from ..common.errors import UserError
+from ..metrics.bootstrap import paired_test
 
 METRIC_ORDER = ("lve", "fdd", "mve", "lrp")
 

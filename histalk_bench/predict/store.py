@@ -19,9 +19,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from . import __version__
-from .cache import _attr, _open_h5
-from .errors import UserError
+from .. import __version__
+from ..cache import _attr, _open_h5
+from ..common.errors import UserError
 
 
 class PredictionWriter:

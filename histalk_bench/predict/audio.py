@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio_io import read_audio_16k
-from .errors import UserError
+from ..common.audio import read_audio_16k
+from ..common.errors import UserError
 
 
 def load_template(spec: str | None, data: str | None) -> tuple[np.ndarray, str]:
@@ -23,36 +23,32 @@ def load_template(spec: str | None, data: str | None) -> tuple[np.ndarray, str]:
 
         return np.asarray(trimesh.load(str(path), process=False, force="mesh").vertices, dtype=np.float32), path.stem
     if data:
-        from .cache import Cache
+        from ..cache import Cache
 
         with Cache(data) as cache:
             return cache.template(spec), spec
     raise UserError("template not found (give a subject together with --data, or a .npy/.ply file)", spec)
 
 
-def predict_audio(module, audio: str | os.PathLike, template_spec: str | None, out: str | os.PathLike, *,
+def predict_audio(model_name: str, audio: str | os.PathLike, template_spec: str | None, out: str | os.PathLike, *,
                   data: str | None = None, run_dir=None, checkpoint=None, condition: str | None = None,
                   device: str = "auto", wav2vec2_model: str | None = None) -> Path:
     """Write (T, V*3) .npy or a predictions .h5 for ``audio`` with the model's predictor."""
-    template, name = load_template(template_spec, data)
-    if not hasattr(module, "load_model"):
-        raise UserError("this model cannot predict from audio (it needs a cache)")
-    from .models.training import resolve_device
+    from ..models.base import model_entry
 
-    model = module.load_model(run_dir, checkpoint)
-    if not hasattr(module, "Predictor"):
-        raise UserError("this model cannot predict from audio (no Predictor)")
+    template, name = load_template(template_spec, data)
+    entry = model_entry(model_name)
+    if not entry.predicts_audio:
+        raise UserError(f"model '{model_name}' cannot predict from new audio (it needs a cache)")
     extra = {"wav2vec2_model": wav2vec2_model} if wav2vec2_model else {}
-    try:
-        predictor = module.Predictor(model, resolve_device(device), **extra)
-    except TypeError:
-        raise UserError("--wav2vec2-model is not an option of this model") from None
+    predictor = entry.load_audio_predictor(run_dir=run_dir, checkpoint=checkpoint, device=device, **extra)
+    model = predictor.model
     vertices = predictor.predict_audio(read_audio_16k(audio), template, condition)
     out = Path(out)
     if out.suffix == ".npy":
         np.save(out, vertices.reshape(vertices.shape[0], -1))
         return out
-    from .predictions import PredictionWriter
+    from .store import PredictionWriter
 
     with PredictionWriter(out, model=predictor.name, dataset="audio", fps=getattr(model.config, "fps", 30.0),
                           n_vertices=vertices.shape[1], meta={"audio": str(audio), "condition": condition}) as writer:

@@ -7,33 +7,31 @@ from pathlib import Path
 
 import click
 
-from .cache import Cache
-from .errors import UserError
+from ..cache import Cache
+from ..common.errors import UserError
+from ..models.base import model_entry
 
 
 def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir: Path | None, force: bool) -> Path:
     """``out_dir/<name>/predictions.h5``, produced by the model unless it exists and ``force`` is off."""
-    from .models.base import load_model_module, predict_split
+    from ..predict.split import predict_split
 
     target = out_dir / name / "predictions.h5"
     if target.exists() and not force:
         click.echo(f"[compare] reusing {target}", err=True)
         return target
-    module = load_model_module(name)
-    if hasattr(module, "train") and run_dir is None:
+    if model_entry(name).trainable and run_dir is None:
         raise UserError(f"model '{name}' needs a trained run: pass --run {name}=RUN_DIR "
                         f"(train one with 'histalk-bench train {name} --data CACHE --out runs/{name}')")
-    predictor = module.load_predictor(cache, run_dir=run_dir)
-    refs = cache.sequences(split)
-    return predict_split(predictor, cache, refs, target, meta={"run": str(run_dir) if run_dir else None, "split": split})
+    return predict_split(name, cache, split, target, run_dir=run_dir)[0]
 
 
 def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, out_dir: str | os.PathLike,
                 runs: dict[str, str | Path] | None = None, force: bool = False, lrp_threshold: float | None = None) -> Path:
     """Predict + evaluate every model; write leaderboard.csv/.md and plots. Returns the CSV path."""
-    from .evaluate import evaluate
-    from .predictions import PredictionReader
-    from .report import leaderboard_rows, plot_lip_opening, plot_metric_bars, plot_per_subject_lve, write_leaderboard
+    from .scores import evaluate
+    from ..predict.store import PredictionReader
+    from .leaderboard import leaderboard_rows, plot_lip_opening, plot_metric_bars, plot_per_subject_lve, write_leaderboard
 
     out_dir = Path(out_dir)
     runs = dict(runs or {})

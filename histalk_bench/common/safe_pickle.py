@@ -2,7 +2,7 @@
 
 Dataset pickles hold only numpy arrays, dicts, lists, tuples, strings and numbers.  Any other
 global (``os.system``, ``builtins.eval``, ...) is refused before it can run, with a one-line
-:class:`~histalk_bench.errors.UserError` naming the file.
+:class:`~histalk_bench.common.errors.UserError` naming the file.
 """
 
 from __future__ import annotations

@@ -1,0 +1,42 @@
+"""Predictions for a split of a cache: the one path used by ``predict`` and ``compare``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+from ..cache import Cache, SequenceRef
+from ..common.errors import UserError
+from ..common.progress import progress_bar
+from ..models.base import Predictor, model_entry
+from .store import PredictionWriter
+
+
+def predict_refs(predictor: Predictor, cache: Cache, refs: Iterable[SequenceRef],
+                 out: str | os.PathLike, meta: dict | None = None, progress: bool = True) -> Path:
+    """Run ``predictor`` over ``refs`` and write a predictions HDF5 atomically."""
+    refs = list(refs)
+    writer = PredictionWriter(out, model=predictor.name, dataset=cache.dataset, fps=cache.fps,
+                              n_vertices=cache.n_vertices, meta=meta)
+    with writer:
+        for ref in progress_bar(refs, desc=f"predict {predictor.name}", enabled=progress):
+            for condition, vertices in predictor.predict(cache, ref).items():
+                writer.write(ref.subject, ref.sentence, vertices, condition=condition)
+    return Path(out)
+
+
+def predict_split(model: str, cache: Cache, split: str, out: str | os.PathLike, *, run_dir=None, checkpoint=None,
+                  device: str = "auto", options: dict | None = None, progress: bool = True) -> tuple[Path, int]:
+    """Predict every sequence of ``split`` with registered model ``model``; returns (path, n sequences)."""
+    entry = model_entry(model)
+    if entry.trainable and run_dir is None and checkpoint is None:
+        raise UserError(f"model '{model}' needs a trained run: pass --run RUN_DIR "
+                        f"(train one with 'histalk-bench train {model} --data CACHE --out runs/{model}')")
+    refs = cache.sequences(split)
+    if not refs:
+        raise UserError(f"no sequences in split '{split}'", cache.path)
+    predictor = entry.load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device, **(options or {}))
+    meta = {"run": str(run_dir) if run_dir else None, "checkpoint": str(checkpoint) if checkpoint else None,
+            "split": split}
+    return predict_refs(predictor, cache, refs, out, meta=meta, progress=progress), len(refs)
