@@ -12,7 +12,8 @@ from histalk_bench.cache import Cache
 from histalk_bench.common.errors import UserError
 from histalk_bench.evaluate.compare import run_compare
 from histalk_bench.models.baselines import mean as baselines_mean, static as baselines_static
-from histalk_bench.evaluate.leaderboard import lip_centre_ids, lip_opening, rebuild_leaderboard, write_leaderboard
+from histalk_bench.evaluate.leaderboard import rebuild_leaderboard, write_leaderboard
+from histalk_bench.evaluate.plots import lip_centre_ids, lip_opening
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,8 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
     """Predict + evaluate every model; write leaderboard.csv/.md and plots. Returns the CSV path."""
     from .scores import evaluate
     from ..predict.store import PredictionReader
-    from .leaderboard import leaderboard_rows, plot_lip_opening, plot_metric_bars, plot_per_subject_lve, write_leaderboard
+    from .leaderboard import leaderboard_rows, write_leaderboard
+    from .plots import plot_lip_opening, plot_metric_bars, plot_per_subject_lve
 
     out_dir = Path(out_dir)
     runs = dict(runs or {})

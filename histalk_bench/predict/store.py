@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
-from ..cache import _attr, _open_h5
+from ..cache.schema import _attr, _open_h5
 from ..common.errors import UserError
 
 

@@ -1,0 +1,163 @@
+"""Leaderboard plots: metric bars, per-subject LVE and lip opening over time (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .leaderboard import METRIC_ORDER, _exponent, leaderboard_rows
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, out: Path, rect=None) -> Path:
+    """Lay out, write at 110 dpi and free the figure."""
+    import matplotlib.pyplot as plt
+
+    if rect is None:
+        fig.tight_layout()
+    else:
+        fig.tight_layout(rect=rect)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+_TITLES = {"lve": "LVE", "fdd": "FDD (GT - pred, signed)", "mve": "MVE", "lrp": "LRP (%, geometric)"}
+
+
+def model_colours(names: list[str]) -> dict[str, tuple]:
+    """One fixed colour per model (in the given order), shared by every plot."""
+    plt = _pyplot()
+    return {name: plt.cm.tab10(i % 10) for i, name in enumerate(names)}
+
+
+def _ranked_names(scores: list[dict]) -> list[str]:
+    return [r["model"] for r in leaderboard_rows(scores)]
+
+
+def plot_metric_bars(scores: list[dict], out: Path) -> Path:
+    """One panel per metric: display-scaled value per model (best LVE first) with its 95% CI."""
+    plt = _pyplot()
+    rows = leaderboard_rows(scores)
+    scale = scores[0]["display_scale"]
+    colours = model_colours(_ranked_names(scores))
+    fig, axes = plt.subplots(1, len(METRIC_ORDER), figsize=(3.0 * len(METRIC_ORDER), 3.4))
+    for ax, metric in zip(axes, METRIC_ORDER):
+        values = np.asarray([r[metric] for r in rows]) * scale[metric]
+        low = values - np.asarray([r[f"{metric}_ci_low"] for r in rows]) * scale[metric]
+        high = np.asarray([r[f"{metric}_ci_high"] for r in rows]) * scale[metric] - values
+        ax.bar(range(len(rows)), values, yerr=[np.maximum(low, 0), np.maximum(high, 0)],
+               color=[colours[r["model"]] for r in rows], capsize=4, width=0.7)
+        ax.set_xticks(range(len(rows)), [r["model"] for r in rows], rotation=30 if len(rows) > 2 else 0,
+                      ha="right" if len(rows) > 2 else "center")
+        better = "higher" if scores[0]["higher_is_better"][metric] else "lower"
+        ax.set_title(f"{_TITLES[metric]}{_exponent(scale[metric])}\n{better} is better", fontsize=9)
+        ax.axhline(0, color="black", linewidth=0.6)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(f"{scores[0]['dataset']} / {scores[0]['split']}: {scores[0]['n_sequences']} sequences, "
+                 "95% bootstrap CI", fontsize=10)
+    return _save(fig, out)
+
+
+def plot_per_subject_lve(scores: list[dict], out: Path) -> Path:
+    """Grouped bars: display-scaled LVE per test subject and model."""
+    plt = _pyplot()
+    subjects = sorted({s for sc in scores for s in sc["per_subject"]})
+    scale = scores[0]["display_scale"]["lve"]
+    names = _ranked_names(scores)
+    colours = model_colours(names)
+    by_name = {sc["model"]: sc for sc in scores}
+    width = 0.8 / max(1, len(scores))
+    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(subjects) + 2), 3.8))
+    for i, name in enumerate(names):
+        values = [by_name[name]["per_subject"].get(s, {}).get("lve", np.nan) * scale for s in subjects]
+        ax.bar(np.arange(len(subjects)) + i * width, values, width, label=name, color=colours[name])
+    ax.set_xticks(np.arange(len(subjects)) + width * (len(scores) - 1) / 2, subjects,
+                  rotation=20 if len(subjects) > 3 else 0, ha="right" if len(subjects) > 3 else "center", fontsize=8)
+    ax.set_ylabel(f"LVE{_exponent(scale)}")
+    ax.set_title(f"LVE per subject ({scores[0]['dataset']} / {scores[0]['split']}, lower is better)", fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    return _save(fig, out)
+
+
+def lip_centre_ids(template: np.ndarray, lip_ids: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Upper and lower lip centre points: among lip vertices above (at or below) the lip region's
+    median height (y, the templates' vertical axis), the ``k`` nearest the face's vertical centre
+    line (median x of the lip region).  Their mean positions are the two centre points."""
+    points = template[lip_ids]
+    centre_x, mid_y = np.median(points[:, 0]), np.median(points[:, 1])
+    upper = lip_ids[points[:, 1] > mid_y]
+    lower = lip_ids[points[:, 1] <= mid_y]
+    pick = lambda ids: ids[np.argsort(np.abs(template[ids, 0] - centre_x))[:k]]
+    return pick(upper), pick(lower)
+
+
+def lip_opening(vertices: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """(T,) distance between the mean upper-lip centre point and the mean lower-lip centre point."""
+    return np.linalg.norm(vertices[:, upper].mean(axis=1) - vertices[:, lower].mean(axis=1), axis=-1)
+
+
+def _example_refs(cache, split: str, n: int) -> list:
+    """The first sequence of each subject of ``split`` (then the next ones), ``n`` in all."""
+    refs = cache.sequences(split)
+    by_subject: dict[str, list] = {}
+    for ref in refs:
+        by_subject.setdefault(ref.subject, []).append(ref)
+    picked = []
+    for round_ in range(max((len(v) for v in by_subject.values()), default=0)):
+        for subject_refs in by_subject.values():
+            if round_ < len(subject_refs) and len(picked) < n:
+                picked.append(subject_refs[round_])
+    return picked
+
+
+def plot_lip_opening(cache, predictions: dict[str, object], out: Path, split: str, n_sequences: int = 3,
+                     order: list[str] | None = None) -> Path:
+    """Per-frame lip opening (see :func:`lip_centre_ids`) of ground truth vs each model for a few
+    sequences of ``split`` (one per subject first); for conditioned predictions the first condition."""
+    plt = _pyplot()
+    refs = _example_refs(cache, split, n_sequences)
+    lip = cache.regions()["lip"]
+    names = order or list(predictions)
+    colours = model_colours(names)
+    to_mm = 1e3 if cache.dataset == "vocaset" else 1.0
+    unit = "mm" if cache.dataset == "vocaset" else "data units"
+    fig, axes = plt.subplots(len(refs), 1, figsize=(8, 2.3 * len(refs) + 0.6), squeeze=False)
+    for ax, ref in zip(axes[:, 0], refs):
+        template = cache.template(ref.subject)
+        upper, lower = lip_centre_ids(template, lip)
+        time = np.arange(ref.n_frames) / cache.fps
+        gt = lip_opening(cache.vertices(ref.subject, ref.sentence), upper, lower) * to_mm
+        ax.plot(time, gt, color="black", lw=2.2, label="ground truth")
+        for name in names:
+            reader = predictions[name]
+            if not reader.has(ref.subject, ref.sentence):
+                continue
+            condition = reader.conditions(ref.subject, ref.sentence)[0]
+            pred = reader.vertices(ref.subject, ref.sentence, condition)
+            ax.plot(np.arange(len(pred)) / cache.fps, lip_opening(pred, upper, lower) * to_mm, lw=1.4,
+                    color=colours[name], label=name)
+        ax.set_title(f"{ref.subject}/{ref.sentence}", fontsize=9)
+        ax.set_ylabel(f"opening ({unit})", fontsize=9)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("time (s)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    height = 2.3 * len(refs) + 0.6
+    fig.legend(handles, labels, loc="upper right", bbox_to_anchor=(0.99, 1.0), ncol=min(6, len(labels)),
+               fontsize=8, frameon=False)
+    fig.text(0.01, 1 - 0.12 / height, "Lip opening: distance between upper and lower lip centre points",
+             fontsize=10, va="top")
+    return _save(fig, out, rect=(0, 0, 1, 1 - 0.4 / height))
