@@ -12,6 +12,7 @@ from histalk_bench.cache import Cache
 from histalk_bench.common.errors import UserError
 from histalk_bench.evaluate.scores import evaluate
 from histalk_bench.metrics.accumulate import MetricAccumulator
+from histalk_bench.metrics.mouth import mouth_points
 from histalk_bench.predict.store import PredictionWriter
 
 
@@ -43,12 +44,18 @@ def test_perfect_npy_predictions_score_zero_and_scores_json_is_complete(cache_pa
     np.save(tmp_path / "npy" / "unrelated_file.npy", np.zeros(3))
     scores = evaluate(tmp_path / "npy", cache_path, "test", out=tmp_path / "scores.json")
     assert scores["n_sequences"] == len(refs) == 6
-    assert scores["metrics"] == {"lve": 0.0, "fdd": 0.0, "mve": 0.0, "lrp": 100.0}
+    core = {k: scores["metrics"][k] for k in ("lve", "fdd", "mve", "lrp")}
+    assert core == {"lve": 0.0, "fdd": 0.0, "mve": 0.0, "lrp": 100.0}
+    # no phone tiers in this cache: the phonetic metrics are absent (None), never 0
+    assert scores["metrics"]["closure_rate"] is None and scores["metrics"]["lve_bilabial"] is None
+    assert scores["ci95"]["closure_rate"] is None and scores["phonetic"]["sequences_with_phones"] == 0
+    assert scores["metrics"]["lipsync_offset_ms"] == 0.0 and scores["metrics"]["lipsync_corr"] == pytest.approx(1.0)
     saved = json.loads((tmp_path / "scores.json").read_text())
     assert saved["regions"]["lip"]["sha256"] == "a" * 64 and saved["metric_versions"]["lrp"] == "0.1-geometric"
     assert saved["display"]["scale"]["lve"] == 1e5 and saved["display"]["scale"]["fdd"] == 1e7
     assert "NOT comparable" in saved["lrp"]["note"] and saved["lrp"]["threshold"] == 3e-3
-    assert set(saved["ci95"]) == {"lve", "fdd", "mve", "lrp"} and saved["package_version"]
+    assert set(saved["ci95"]) == set(saved["metrics"]) >= {"lve", "fdd", "mve", "lrp", "closure_rate"}
+    assert saved["metric_versions"]["closure_rate"] and saved["package_version"]
     assert len(saved["per_sequence"]) == 6 and set(saved["per_subject"]) == {r.subject for r in refs}
     assert saved["unmatched_files"] == ["unrelated_file.npy"] and saved["options"]["split"] == "test"
 
@@ -57,7 +64,7 @@ def test_h5_predictions_match_a_direct_accumulator(cache_path, tmp_path):
     """Scores of a shifted prediction equal the accumulator run by hand on the same arrays."""
     with Cache(cache_path) as cache:
         lip, upper = cache.regions()["lip"], cache.regions()["upper_face"]
-        by_hand = MetricAccumulator(lip, upper, 3e-3)
+        by_hand = MetricAccumulator(lip, upper, 3e-3, fps=cache.fps, mouth=mouth_points(cache))
         with PredictionWriter(tmp_path / "p.h5", model="shifted", dataset="vocaset", fps=30, n_vertices=cache.n_vertices) as w:
             for i, ref in enumerate(cache.sequences("test")):
                 gt = cache.vertices(ref.subject, ref.sentence)
@@ -67,7 +74,7 @@ def test_h5_predictions_match_a_direct_accumulator(cache_path, tmp_path):
     scores = evaluate(tmp_path / "p.h5", cache_path, "test")
     assert scores["model"] == "shifted"
     for key, value in by_hand.compute().items():
-        assert scores["metrics"][key] == pytest.approx(value, rel=1e-12)
+        assert scores["metrics"][key] == (None if np.isnan(value) else pytest.approx(value, rel=1e-12)), key
     assert 0 < scores["metrics"]["lrp"] < 100
 
 

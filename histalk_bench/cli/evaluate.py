@@ -21,8 +21,13 @@ def evaluate(pred, data, split, out, allow_missing, lrp_threshold, seed):
         click.echo(f"warning: {len(scores['missing_sequences'])} sequences had no prediction and were not scored", err=True)
     click.echo(f"{scores['model']} on {scores['dataset']}/{split}: {scores['n_sequences']} sequences")
     for metric, value in scores["metrics"].items():
-        low, high = scores["ci95"][metric]
-        click.echo(f"  {metric.upper():4s} {value * scale[metric]:10.4f}  [{low * scale[metric]:.4f}, {high * scale[metric]:.4f}]  (x{scale[metric]:g})")
+        if value is None:
+            click.echo(f"  {metric.upper():17s}     absent")
+            continue
+        low, high = scores["ci95"][metric] or (float("nan"), float("nan"))
+        click.echo(f"  {metric.upper():17s} {value * scale[metric]:10.4f}  [{low * scale[metric]:.4f}, {high * scale[metric]:.4f}]  (x{scale[metric]:g})")
+    for note in scores.get("phonetic", {}).get("notes", []):
+        click.echo(f"  note: {note}")
     click.echo(f"  LRP: threshold {scores['lrp']['threshold']:g} data units, version {scores['metric_versions']['lrp']}; "
                "NOT comparable with published LRP numbers")
     regions = ", ".join(f"{k} {v['sha256'][:12]} ({v['n']} ids)" for k, v in scores["regions"].items())

@@ -13,9 +13,11 @@ import numpy as np
 from .. import __version__
 from ..cache import Cache
 from ..common.errors import UserError
-from ..metrics.accumulate import MetricAccumulator
+from ..metrics import METRICS, all_specs, display_scale
+from ..metrics.accumulate import MetricAccumulator, as_reported
 from ..metrics.bootstrap import confidence_intervals
-from ..metrics.functional import ALL, LRP_THRESHOLD, display_scale
+from ..metrics.core import LRP_THRESHOLD
+from ..metrics.mouth import mouth_points
 from ..predict.sources import open_predictions
 
 REGION_HELP = {
@@ -50,6 +52,64 @@ def required_regions(cache: Cache) -> tuple[np.ndarray, np.ndarray]:
     return regions["lip"], regions["upper_face"]
 
 
+def _score_sequences(cache: Cache, source, refs, accumulator: MetricAccumulator) -> int:
+    """Feed every predicted sequence of ``refs`` to the accumulator; returns how many had phone tiers."""
+    with_tiers = 0
+    for ref in refs:
+        if not source.has(ref.subject, ref.sentence):
+            continue
+        predictions = source.get(ref.subject, ref.sentence, cache.n_vertices)
+        phones = cache.tier(ref.subject, ref.sentence, "phones")
+        with_tiers += phones is not None
+        accumulator.update(ref.subject, ref.sentence, predictions, cache.vertices(ref.subject, ref.sentence),
+                           cache.template(ref.subject), phones)
+    return with_tiers
+
+
+def _metric_fields(accumulator: MetricAccumulator, dataset: str, seed: int) -> dict:
+    """metrics (None = absent), ci95, display scaling, directions and versions of every registered metric."""
+    specs = all_specs()
+    values = {k: as_reported(v) for k, v in accumulator.compute().items()}
+    scale = display_scale(dataset)
+    return {
+        "metrics": values,
+        "ci95": confidence_intervals(accumulator.arrays(), seed=seed),
+        "display_scale": scale,
+        "display": {"scale": scale, "values": {k: None if v is None else v * scale[k] for k, v in values.items()},
+                    "note": "papers print value * scale (e.g. LVE x1e-5 on VOCASET); 'metrics' holds raw values"},
+        "higher_is_better": {s.name: s.higher_is_better for s in specs},
+        "metric_versions": {s.name: s.version for s in specs},
+        "metric_info": {s.name: {"title": s.title, "units": s.units, "table": s.table, "description": s.description}
+                        for s in specs},
+    }
+
+
+def _phonetic_fields(mouth, with_tiers: int, n_sequences: int) -> dict:
+    """How the phonetic metrics were computed (or why they are absent)."""
+    from ..metrics.lipsync import MAX_LAG_S
+    from ..metrics.phonetic import CLOSURE_TOLERANCE
+    from ..metrics.visemes import ARPABET_CLASSES, VISEME_VERSION
+
+    notes = []
+    if with_tiers == 0:
+        notes.append("no sequence has a phone tier: per-viseme LVE and the closure rate are absent (prepare with --aligner)")
+    if mouth is None:
+        notes.append("no mouth points (no lip region): the mouth-opening metrics are absent")
+    return {"sequences_with_phones": with_tiers, "n_sequences": n_sequences,
+            "mouth_opening": None if mouth is None else mouth.info(),
+            "viseme_classes": {**{k: list(v) for k, v in ARPABET_CLASSES.items()}, "other": "every other phone"},
+            "viseme_version": VISEME_VERSION, "closure_tolerance": CLOSURE_TOLERANCE,
+            "max_lag_ms": MAX_LAG_S * 1000.0, "notes": notes}
+
+
+def _write_json(scores: dict, out: str | os.PathLike) -> None:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(out.name + ".tmp")
+    temporary.write_text(json.dumps(scores, indent=1))
+    os.replace(temporary, out)
+
+
 def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, allow_missing: bool = False,
              lrp_threshold: float | None = None, seed: int = 0, out: str | os.PathLike | None = None,
              model: str | None = None) -> dict:
@@ -60,6 +120,7 @@ def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, al
             raise UserError(f"no sequences in split '{split}'", data)
         lip_ids, upper_ids = required_regions(cache)
         threshold = float(lrp_threshold if lrp_threshold is not None else LRP_THRESHOLD.get(cache.dataset, 1e-3))
+        mouth = mouth_points(cache)
         source = open_predictions(pred, [(r.subject, r.sentence) for r in cache.sequences()], cache.dataset)
         try:
             missing = [r.key for r in refs if not source.has(r.subject, r.sentence)]
@@ -68,17 +129,11 @@ def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, al
                                 f"{', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''} (use --allow-missing to score the rest)", pred)
             if len(missing) == len(refs):
                 raise UserError("no prediction matches any sequence of the split", pred)
-            accumulator = MetricAccumulator(lip_ids, upper_ids, threshold)
-            for ref in refs:
-                if not source.has(ref.subject, ref.sentence):
-                    continue
-                predictions = source.get(ref.subject, ref.sentence, cache.n_vertices)
-                accumulator.update(ref.subject, ref.sentence, predictions, cache.vertices(ref.subject, ref.sentence),
-                                   cache.template(ref.subject))
+            accumulator = MetricAccumulator(lip_ids, upper_ids, threshold, fps=cache.fps, mouth=mouth)
+            with_tiers = _score_sequences(cache, source, refs, accumulator)
             name = model or source.name
         finally:
             source.close()
-        values = accumulator.compute()
         scores = {
             "model": name,
             "dataset": cache.dataset,
@@ -87,17 +142,11 @@ def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, al
             "n_frames": int(sum(r["frames"] for r in accumulator.rows)),
             "missing_sequences": missing,
             "unmatched_files": getattr(source, "unmatched", []),
-            "metrics": values,
-            "ci95": confidence_intervals(accumulator.arrays(), seed=seed),
-            "display_scale": display_scale(cache.dataset),
-            "display": {"scale": display_scale(cache.dataset),
-                        "values": {k: v * display_scale(cache.dataset)[k] for k, v in values.items()},
-                        "note": "papers print value * scale (e.g. LVE x1e-5 on VOCASET); 'metrics' holds raw values"},
-            "higher_is_better": {k: m.higher_is_better for k, m in ALL.items()},
-            "metric_versions": {k: m.version for k, m in ALL.items()},
+            **_metric_fields(accumulator, cache.dataset, seed),
             "lrp": {"threshold": threshold, "threshold_units": "data units (VOCASET: metres)",
-                    "definition": ALL["lrp"].description,
+                    "definition": METRICS.get("lrp").description,
                     "note": "NOT comparable with published LRP (SelfTalk/HiSTalk): their definition is unpublished"},
+            "phonetic": _phonetic_fields(mouth, with_tiers, len(accumulator.rows)),
             "regions": cache.region_info(),
             "per_subject": accumulator.per_subject(),
             "per_sequence": accumulator.per_sequence(),
@@ -109,9 +158,5 @@ def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, al
                         "lrp_threshold": threshold, "bootstrap_seed": seed},
         }
     if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        temporary = out.with_name(out.name + ".tmp")
-        temporary.write_text(json.dumps(scores, indent=1))
-        os.replace(temporary, out)
+        _write_json(scores, out)
     return scores

@@ -1,53 +1,72 @@
-"""An accumulator fed one sequence at a time; it keeps only per-sequence sufficient statistics."""
+"""An accumulator fed one sequence at a time; it keeps only per-sequence sufficient statistics
+of every registered metric (see :mod:`histalk_bench.metrics`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .functional import sequence_statistics
+from . import all_specs
+from .spec import EvalContext, SequenceView
 
-STAT_KEYS = ("frames", "lve_sum", "fdd", "mve_sum", "n_vertices", "lrp_hits")
+
+def pooled(stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every registered metric whose statistics are all present, from arrays of per-sequence
+    statistics (scalars (S,) or (B, S); curves (S, L) or (B, S, L)); NaN = absent."""
+    return {spec.name: spec.pool(stats) for spec in all_specs() if all(k in stats for k in spec.statistics)}
 
 
-def pooled(stats: dict[str, np.ndarray]) -> dict[str, float]:
-    """Metrics from arrays of per-sequence statistics (each (S,) or (B, S) for bootstrap)."""
-    frames = stats["frames"].sum(axis=-1)
-    return {
-        "lve": stats["lve_sum"].sum(axis=-1) / frames,
-        "fdd": stats["fdd"].mean(axis=-1),
-        "mve": stats["mve_sum"].sum(axis=-1) / (stats["frames"] * stats["n_vertices"]).sum(axis=-1),
-        "lrp": 100.0 * stats["lrp_hits"].sum(axis=-1) / frames,
-    }
+def as_reported(value) -> float | None:
+    """A pooled value for scores.json: a float, or None when absent (NaN)."""
+    value = float(value)
+    return None if np.isnan(value) else value
 
 
 class MetricAccumulator:
-    """``update(subject, sentence, {condition: pred}, gt, template)`` per sequence, then ``compute()``.
+    """``update(subject, sentence, {condition: pred}, gt, template, phones)`` per sequence, then ``compute()``.
 
     Predictions made under several conditions (training-speaker styles) are scored per condition
-    and their statistics averaged, so each test sequence counts once.
+    and their statistics averaged, so each test sequence counts once.  ``mouth``: the cache's
+    :class:`~histalk_bench.metrics.mouth.MouthPoints` (None: the mouth-opening metrics are absent);
+    ``fps``: the mesh frame rate (phone times -> frames, lags -> ms).
     """
 
-    def __init__(self, lip_ids: np.ndarray, upper_ids: np.ndarray, lrp_threshold: float):
-        self.lip_ids = np.asarray(lip_ids, dtype=np.int64)
-        self.upper_ids = np.asarray(upper_ids, dtype=np.int64)
-        self.lrp_threshold = float(lrp_threshold)
+    def __init__(self, lip_ids: np.ndarray, upper_ids: np.ndarray, lrp_threshold: float, fps: float = 30.0,
+                 mouth=None):
+        self.context = EvalContext(np.asarray(lip_ids, dtype=np.int64), np.asarray(upper_ids, dtype=np.int64),
+                                   float(lrp_threshold), float(fps), mouth)
+        self.specs = all_specs()
         self.keys: list[tuple[str, str]] = []
-        self.rows: list[dict[str, float]] = []
+        self.rows: list[dict] = []
 
-    def update(self, subject: str, sentence: str, predictions: dict, gt: np.ndarray, template: np.ndarray) -> dict:
-        per_condition = [sequence_statistics(p, gt, template, self.lip_ids, self.upper_ids, self.lrp_threshold)
-                         for p in predictions.values()]
-        row = {key: float(np.mean([s[key] for s in per_condition])) for key in STAT_KEYS}
+    @property
+    def lrp_threshold(self) -> float:
+        return self.context.lrp_threshold
+
+    def statistics(self, pred: np.ndarray, gt: np.ndarray, template: np.ndarray, phones=None) -> dict:
+        """Sufficient statistics of every registered metric for one prediction."""
+        view = SequenceView(pred, gt, template, self.context, phones)
+        stats: dict = {}
+        for spec in self.specs:
+            stats.update(spec.compute(view))
+        return stats
+
+    def update(self, subject: str, sentence: str, predictions: dict, gt: np.ndarray, template: np.ndarray,
+               phones: list | None = None) -> dict:
+        per_condition = [self.statistics(p, gt, template, phones) for p in predictions.values()]
+        row = {key: np.mean([np.asarray(s[key], dtype=np.float64) for s in per_condition], axis=0)
+               for key in per_condition[0]}
         row["n_conditions"] = len(per_condition)
         self.keys.append((subject, sentence))
         self.rows.append(row)
         return row
 
     def arrays(self, mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        out = {key: np.asarray([row[key] for row in self.rows], dtype=np.float64) for key in STAT_KEYS}
+        keys = [k for k in self.rows[0] if k != "n_conditions"] if self.rows else []
+        out = {key: np.asarray([row[key] for row in self.rows], dtype=np.float64) for key in keys}
         return out if mask is None else {k: v[mask] for k, v in out.items()}
 
     def compute(self) -> dict[str, float]:
+        """Pooled values (NaN where absent)."""
         if not self.rows:
             raise ValueError("no sequences were scored")
         return {k: float(v) for k, v in pooled(self.arrays()).items()}
@@ -55,12 +74,12 @@ class MetricAccumulator:
     def per_sequence(self) -> list[dict]:
         out = []
         for (subject, sentence), row in zip(self.keys, self.rows):
-            single = pooled({k: np.asarray([row[k]]) for k in STAT_KEYS})
+            single = pooled({k: np.asarray(v)[None] for k, v in row.items() if k != "n_conditions"})
             out.append({"subject": subject, "sentence": sentence, "frames": int(row["frames"]),
-                        "n_conditions": int(row["n_conditions"]), **{k: float(v) for k, v in single.items()}})
+                        "n_conditions": int(row["n_conditions"]), **{k: as_reported(v) for k, v in single.items()}})
         return out
 
-    def per_subject(self) -> dict[str, dict[str, float]]:
+    def per_subject(self) -> dict[str, dict[str, float | None]]:
         subjects = np.asarray([s for s, _ in self.keys])
-        return {subject: {k: float(v) for k, v in pooled(self.arrays(subjects == subject)).items()}
+        return {subject: {k: as_reported(v) for k, v in pooled(self.arrays(subjects == subject)).items()}
                 for subject in sorted(set(subjects.tolist()))}

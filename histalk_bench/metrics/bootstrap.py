@@ -13,13 +13,24 @@ def _indices(n: int, seed: int, n_resamples: int = N_RESAMPLES) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
 
 
-def confidence_intervals(stats: dict[str, np.ndarray], seed: int = 0, level: float = 0.95) -> dict[str, list[float]]:
-    """Percentile CI per metric, resampling sequences with replacement (LVE pools the resampled frames)."""
+def _interval(values: np.ndarray, alpha: float) -> list[float] | None:
+    """Percentile interval of the resampled values that are defined; None when none is."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return None
+    return [float(np.percentile(values, alpha)), float(np.percentile(values, 100 - alpha))]
+
+
+def confidence_intervals(stats: dict[str, np.ndarray], seed: int = 0, level: float = 0.95) -> dict[str, list[float] | None]:
+    """Percentile CI per metric, resampling sequences with replacement (LVE pools the resampled frames);
+    None for an absent metric.  Resamples where a metric is undefined (e.g. no bilabial phone drawn)
+    are left out of its interval."""
     n = len(stats["frames"])
     index = _indices(n, seed)
     resampled = pooled({k: v[index] for k, v in stats.items()})
     alpha = (1 - level) / 2 * 100
-    return {k: [float(np.percentile(v, alpha)), float(np.percentile(v, 100 - alpha))] for k, v in resampled.items()}
+    return {k: _interval(v, alpha) for k, v in resampled.items()}
 
 
 def paired_test(stats_a: dict[str, np.ndarray], stats_b: dict[str, np.ndarray], metric: str, seed: int = 0) -> dict:

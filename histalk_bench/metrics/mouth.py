@@ -1,0 +1,115 @@
+"""Mouth opening, defined once (version :data:`MOUTH_VERSION`).
+
+opening(t) = mean over P matched pairs p of ||U_p(t) - L_p(t)||, where U_p / L_p are upper and
+lower inner-lip points, each a weighted sum of vertices (data units).
+
+Where the pairs come from (first that applies):
+1. ``flame-68-inner-lips``: the cache's landmark map is the FLAME 68-point barycentric embedding;
+   the iBUG-68 inner-lip landmarks 61, 62, 63 (upper) pair with 67, 66, 65 (lower).
+2. ``/regions/lip_pairs`` stored by ``prepare`` (rule :data:`PAIR_RULE`, sha256 of the pairs).
+3. The same rule applied at evaluation time to a cache written before lip pairs were stored.
+
+Rule ``template-lip-region-v1`` (:func:`select_lip_pairs`), on the mean of the cache's templates,
+y being the vertical axis: among lip-region vertices, split at the region's median height; for
+each target x in centre + (-0.1, 0, +0.1) x width (centre: median x; width: 5th-95th percentile
+range of x), the upper point is the vertex above the split minimising |x - target| + (y - split)
+and the lower point the vertex below minimising |x - target| + (split - y) (ties: lowest id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+MOUTH_VERSION = "1.0"
+PAIR_RULE = "template-lip-region-v1"
+FLAME_RULE = "flame-68-inner-lips"
+FLAME_INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+TARGET_OFFSETS = (-0.1, 0.0, 0.1)
+
+
+@dataclass
+class MouthPoints:
+    """Upper/lower inner-lip points: ids and weights (P, K); ``source`` names the rule."""
+
+    upper_ids: np.ndarray
+    upper_weights: np.ndarray
+    lower_ids: np.ndarray
+    lower_weights: np.ndarray
+    source: str
+    sha256: str
+
+    def opening(self, vertices: np.ndarray) -> np.ndarray:
+        """(T, V, 3) -> (T,) float64 mean distance between matched upper and lower points."""
+        vertices = np.asarray(vertices, dtype=np.float64)
+        upper = np.einsum("tpkc,pk->tpc", vertices[:, self.upper_ids], self.upper_weights)
+        lower = np.einsum("tpkc,pk->tpc", vertices[:, self.lower_ids], self.lower_weights)
+        return np.linalg.norm(upper - lower, axis=-1).mean(axis=1)
+
+    def info(self) -> dict:
+        return {"source": self.source, "sha256": self.sha256, "n_pairs": int(self.upper_ids.shape[0]),
+                "version": MOUTH_VERSION}
+
+
+def select_lip_pairs(template: np.ndarray, lip_ids: np.ndarray) -> np.ndarray:
+    """(P, 2) int64 (upper id, lower id) by rule ``template-lip-region-v1`` (module docstring)."""
+    lip_ids = np.unique(np.asarray(lip_ids, dtype=np.int64))
+    points = np.asarray(template, dtype=np.float64)[lip_ids]
+    centre, split = np.median(points[:, 0]), np.median(points[:, 1])
+    width = np.percentile(points[:, 0], 95) - np.percentile(points[:, 0], 5)
+    above, below = points[:, 1] > split, points[:, 1] <= split
+    if not above.any() or not below.any():
+        raise ValueError("the lip region has no vertices above or below its median height")
+    pairs = []
+    for offset in TARGET_OFFSETS:
+        target = centre + offset * width
+        cost_up = np.abs(points[:, 0] - target) + (points[:, 1] - split)
+        cost_down = np.abs(points[:, 0] - target) + (split - points[:, 1])
+        upper = lip_ids[np.flatnonzero(above)[np.argmin(cost_up[above])]]
+        lower = lip_ids[np.flatnonzero(below)[np.argmin(cost_down[below])]]
+        pairs.append((int(upper), int(lower)))
+    return np.asarray(list(dict.fromkeys(pairs)), dtype=np.int64)
+
+
+def pairs_digest(pairs: np.ndarray, rule: str = PAIR_RULE) -> str:
+    """sha256 of the rule name and the (P, 2) int64 little-endian pairs."""
+    data = np.ascontiguousarray(np.asarray(pairs, dtype="<i8"))
+    return hashlib.sha256(rule.encode() + b"\0" + data.tobytes()).hexdigest()
+
+
+def from_pairs(pairs: np.ndarray, source: str, sha256: str) -> MouthPoints:
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    ones = np.ones((len(pairs), 1), np.float64)
+    return MouthPoints(pairs[:, :1], ones, pairs[:, 1:], ones, source, sha256)
+
+
+def from_flame_landmarks(vertex_ids: np.ndarray, weights: np.ndarray) -> MouthPoints:
+    """Inner-lip pairs of the FLAME 68-landmark embedding ((68, K) ids and weights)."""
+    upper, lower = (np.asarray(index) for index in zip(*FLAME_INNER_LIP_PAIRS))
+    digest = hashlib.sha256(FLAME_RULE.encode() + np.ascontiguousarray(vertex_ids[np.r_[upper, lower]], "<i8").tobytes()
+                            + np.ascontiguousarray(weights[np.r_[upper, lower]], "<f4").tobytes()).hexdigest()
+    return MouthPoints(vertex_ids[upper], weights[upper].astype(np.float64), vertex_ids[lower],
+                       weights[lower].astype(np.float64), FLAME_RULE, digest)
+
+
+def mean_template(templates: list[np.ndarray]) -> np.ndarray:
+    return np.mean(np.stack([np.asarray(t, np.float64) for t in templates]), axis=0)
+
+
+def mouth_points(cache) -> MouthPoints | None:
+    """The cache's mouth points (module docstring for the order), or None without a lip region."""
+    landmark_map = cache.landmark_map()
+    if landmark_map is not None and cache.landmark_map_info().get("kind") == "barycentric" \
+            and landmark_map[0].shape[0] == 68:
+        return from_flame_landmarks(*landmark_map)
+    regions = cache.regions()
+    if "lip_pairs" in regions:
+        info = cache.region_info()["lip_pairs"]
+        return from_pairs(regions["lip_pairs"], info["source"], info["sha256"])
+    if "lip" not in regions or not cache.template_subjects():
+        return None
+    template = mean_template([cache.template(s) for s in cache.template_subjects()])
+    pairs = select_lip_pairs(template, regions["lip"])
+    return from_pairs(pairs, f"{PAIR_RULE} (computed at evaluation)", pairs_digest(pairs))

@@ -1,0 +1,80 @@
+"""Phonetic metrics: LVE per viseme class and the bilabial closure rate (need the phone tier).
+
+Both are *absent* (pooled to NaN, reported as null) when no scored sequence has a phone tier,
+and a class with no frames is absent, never 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .spec import MetricSpec, SequenceView, ratio
+from .visemes import CLASSES, VISEME_VERSION, phone_frames, label_classes
+
+# A bilabial phone counts as closed when the predicted opening comes within this fraction of the
+# ground truth's opening range (max - min over the sequence) of the ground truth's minimum
+# opening during that phone.
+CLOSURE_TOLERANCE = 0.2
+_BILABIAL = CLASSES.index("bilabial")
+
+
+def _viseme_stats(cls: str):
+    index = CLASSES.index(cls)
+
+    def compute(view: SequenceView) -> dict:
+        classes = view.frame_classes
+        if classes is None:
+            return {f"frames_{cls}": 0, f"lve_sum_{cls}": 0.0}
+        inside = classes[: view.n_frames] == index
+        return {f"frames_{cls}": int(inside.sum()), f"lve_sum_{cls}": float(view.lip_max[inside].sum())}
+
+    return compute
+
+
+def viseme_lve_spec(cls: str, order: int) -> MetricSpec:
+    """LVE pooled over the frames inside phones of viseme class ``cls``."""
+    frames, total = f"frames_{cls}", f"lve_sum_{cls}"
+    return MetricSpec(
+        f"lve_{cls}", VISEME_VERSION, False, "squared data units", f"LVE {cls}",
+        f"LVE (max lip-vertex squared error per frame) pooled over the frames inside {cls} phones "
+        "(viseme table: docs/metrics.md)",
+        (frames, total), _viseme_stats(cls),
+        lambda s: ratio(s[total].sum(axis=-1), s[frames].sum(axis=-1)),
+        {"vocaset": 1e5, "biwi": 1e4}, table="phonetic", order=order)
+
+
+LVE_BILABIAL, LVE_LABIODENTAL, LVE_ROUNDED, LVE_OPEN, LVE_OTHER = (viseme_lve_spec(cls, 200 + i) for i, cls in enumerate(CLASSES))
+
+
+def closure_counts(phones: list, pred_open: np.ndarray, gt_open: np.ndarray, fps: float) -> tuple[int, int]:
+    """(bilabial phones with at least one frame, those during which the prediction closed)."""
+    n = min(len(pred_open), len(gt_open))
+    tolerance = CLOSURE_TOLERANCE * float(gt_open[:n].max() - gt_open[:n].min())
+    classes = label_classes([label for _, _, label in phones])
+    total = hits = 0
+    for (start, end, _), cls in zip(phones, classes):
+        if cls != _BILABIAL:
+            continue
+        frames = phone_frames(start, end, n, fps)
+        if frames.size == 0:
+            continue
+        total += 1
+        hits += bool(pred_open[frames].min() <= gt_open[frames].min() + tolerance)
+    return total, hits
+
+
+def _closure_stats(view: SequenceView) -> dict:
+    if view.phones is None or view.openings is None:
+        return {"bilabial_phones": 0, "closure_hits": 0}
+    total, hits = closure_counts(view.phones, *view.openings, view.context.fps)
+    return {"bilabial_phones": total, "closure_hits": hits}
+
+
+CLOSURE = MetricSpec(
+    "closure_rate", "1.0", True, "share of p/b/m phones", "bilabial closure (%)",
+    "share of p/b/m phones during which the predicted mouth opening comes within "
+    f"{CLOSURE_TOLERANCE:g} x the ground truth's opening range (over the sequence) of the ground truth's "
+    "minimum opening during the phone",
+    ("bilabial_phones", "closure_hits"), _closure_stats,
+    lambda s: ratio(s["closure_hits"].sum(axis=-1), s["bilabial_phones"].sum(axis=-1)),
+    {"default": 100.0}, table="phonetic", order=300)
