@@ -13,7 +13,6 @@ from histalk_bench.common.errors import UserError
 from histalk_bench.evaluate.compare import run_compare
 from histalk_bench.models.baselines import mean as baselines_mean, static as baselines_static
 from histalk_bench.evaluate.leaderboard import rebuild_leaderboard, write_leaderboard
-from histalk_bench.evaluate.plots import lip_centre_ids, lip_opening
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +45,23 @@ def test_compare_baselines_and_rebuild_leaderboard(cache_path, tmp_path):
     markdown = (tmp_path / "cmp" / "leaderboard.md").read_text()
     assert "↓" in markdown and "↑" in markdown and "±" in markdown and "(x1e-5)" in markdown
     assert "Paired bootstrap" in markdown and "NOT comparable" not in markdown.split("|")[0]
-    for plot in ("metrics.png", "lve_per_subject.png", "lip_opening.png"):
+    for plot in ("metrics.png", "lve_per_subject.png", "lip_opening.png", "lve_per_viseme.png", "lipsync_offsets.png"):
         assert (tmp_path / "cmp" / "plots" / plot).stat().st_size > 10_000
+    phonetic = markdown.split("## Phonetic metrics")[1]  # compare always adds the phonetic table
+    static_row = next(line for line in phonetic.splitlines() if line.startswith("| static"))
+    assert static_row.count("absent") == 6  # no phone tiers: 5 viseme classes + closure rate are absent
+    assert static_scores["metrics"]["lipsync_corr"] == 0.0  # a constant mouth correlates with nothing
     before = csv_path.read_text()
     csv_path.unlink()
     result = subprocess.run([sys.executable, "-m", "histalk_bench.cli.main", "leaderboard", str(tmp_path / "cmp")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert csv_path.read_text() == before
+    assert "Phonetic metrics" not in result.stdout
+    phonetic = subprocess.run([sys.executable, "-m", "histalk_bench.cli.main", "leaderboard", "--phonetic",
+                               str(tmp_path / "cmp"), "--out", str(tmp_path / "rebuilt")], capture_output=True, text=True)
+    assert phonetic.returncode == 0, phonetic.stderr
+    assert "## Phonetic metrics" in phonetic.stdout and (tmp_path / "rebuilt" / "plots" / "lve_per_viseme.png").exists()
 
 
 def test_leaderboard_refuses_mixed_splits_and_flags_other_regions(cache_path, tmp_path):
@@ -70,15 +78,6 @@ def test_leaderboard_refuses_mixed_splits_and_flags_other_regions(cache_path, tm
     text = md_path.read_text()
     assert "static (a)" in text and "static (b)" in text and "p = 1.0000" in text
     assert all(p.stat().st_size > 10_000 for p in plots)
-
-
-def test_lip_opening_points_and_values():
-    template = np.array([[0, 1, 0], [0.1, 1, 0], [5, 1, 0], [0, -1, 0], [0.1, -1, 0], [5, -1, 0]], dtype=np.float64)
-    upper, lower = lip_centre_ids(template, np.arange(6), k=2)
-    assert set(upper) == {0, 1} and set(lower) == {3, 4}
-    frames = np.repeat(template[None], 2, axis=0)
-    frames[1, lower, 1] -= 0.5
-    np.testing.assert_allclose(lip_opening(frames, upper, lower), [2.0, 2.5])
 
 
 def test_compare_cli_takes_several_models_and_reuses_predictions(cache_path, tmp_path):

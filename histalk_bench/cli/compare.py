@@ -55,11 +55,13 @@ def compare(models, data, split, out, runs, force, lrp_threshold):
 @click.command("leaderboard")
 @click.argument("folders", nargs=-1, required=True, type=click.Path())
 @click.option("--out", default=None, type=click.Path(file_okay=False), help="Where to write (default: the first folder).")
-def leaderboard(folders, out):
+@click.option("--phonetic", is_flag=True, help="Add the phonetic table (LVE per viseme class, closure rate, lip-sync "
+              "offset) and its plots.")
+def leaderboard(folders, out, phonetic):
     """Rebuild leaderboard.csv/.md (and the score plots) from stored scores.json files, without
     running any model.  FOLDERS: compare output folders, model folders or scores.json files."""
     from ..evaluate.leaderboard import rebuild_leaderboard
 
-    csv_path, md_path, plots = rebuild_leaderboard(list(folders), out)
+    csv_path, md_path, plots = rebuild_leaderboard(list(folders), out, phonetic=phonetic)
     click.echo(md_path.read_text())
     click.echo(f"wrote {csv_path}, {md_path} and {', '.join(str(p) for p in plots)}")

@@ -28,11 +28,12 @@ def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir:
 
 def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, out_dir: str | os.PathLike,
                 runs: dict[str, str | Path] | None = None, force: bool = False, lrp_threshold: float | None = None) -> Path:
-    """Predict + evaluate every model; write leaderboard.csv/.md and plots. Returns the CSV path."""
+    """Predict + evaluate every model; write leaderboard.csv/.md (with the phonetic table) and plots.
+    Returns the CSV path."""
     from .scores import evaluate
     from ..predict.store import PredictionReader
     from .leaderboard import leaderboard_rows, write_leaderboard
-    from .plots import plot_lip_opening, plot_metric_bars, plot_per_subject_lve
+    from .plots import plot_lip_opening, plot_metric_bars, plot_per_subject_lve, plot_phonetic
 
     out_dir = Path(out_dir)
     runs = dict(runs or {})
@@ -46,11 +47,12 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
             prediction_path = predictions_for(name, cache, split, out_dir, Path(run_dir) if run_dir else None, force)
             scores.append(evaluate(prediction_path, cache_path, split, lrp_threshold=lrp_threshold,
                                    out=out_dir / name / "scores.json", model=name))
-        csv_path, _ = write_leaderboard(scores, out_dir)
+        csv_path, _ = write_leaderboard(scores, out_dir, phonetic=True)
         plots = out_dir / "plots"
         plots.mkdir(exist_ok=True)
         plot_metric_bars(scores, plots / "metrics.png")
         plot_per_subject_lve(scores, plots / "lve_per_subject.png")
+        plot_phonetic(scores, plots)
         readers = {name: PredictionReader(out_dir / name / "predictions.h5") for name in models}
         try:
             order = [row["model"] for row in leaderboard_rows(scores)]

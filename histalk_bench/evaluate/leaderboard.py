@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from ..common.errors import UserError
+from ..metrics import all_specs
 from ..metrics.bootstrap import paired_test
 
-METRIC_ORDER = ("lve", "fdd", "mve", "lrp")
+METRIC_ORDER = tuple(spec.name for spec in all_specs("core"))  # the main table's columns, from the registry
+PHONETIC_ORDER = tuple(spec.name for spec in all_specs("phonetic"))
 
 
 def load_scores(paths: list[Path]) -> list[dict]:
@@ -75,7 +77,9 @@ def check_comparable(scores: list[dict]) -> list[str]:
     thresholds = {s.get("lrp", {}).get("threshold") for s in scores}
     if len(thresholds) > 1:
         notes.append(f"WARNING: LRP thresholds differ between models ({sorted(map(str, thresholds))}).")
-    versions = {json.dumps(s.get("metric_versions", {}), sort_keys=True) for s in scores}
+    shared = set.intersection(*(set(s.get("metric_versions", {})) for s in scores))  # older files lack newer metrics
+    versions = {json.dumps({k: v for k, v in s.get("metric_versions", {}).items() if k in shared}, sort_keys=True)
+                for s in scores}
     if len(versions) > 1:
         notes.append("WARNING: metric versions differ between models.")
     return notes
@@ -86,9 +90,12 @@ def leaderboard_rows(scores: list[dict]) -> list[dict]:
     rows = []
     for s in scores:
         row = {"model": s["model"], "dataset": s["dataset"], "split": s["split"], "n_sequences": s["n_sequences"]}
-        for metric in METRIC_ORDER:
-            row[metric] = s["metrics"][metric]
-            row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = s["ci95"][metric]
+        for metric in METRIC_ORDER + PHONETIC_ORDER:
+            if metric not in s["metrics"] and metric in PHONETIC_ORDER:
+                continue  # scores written before the phonetic metrics existed
+            value, ci = s["metrics"].get(metric), s["ci95"].get(metric)
+            row[metric] = float("nan") if value is None else value
+            row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = ci if ci else (float("nan"), float("nan"))
         rows.append(row)
     return sorted(rows, key=lambda r: r["lve"])
 
@@ -121,8 +128,41 @@ def _p_text(p: float, n_resamples: int) -> str:
     return f"< {1 / n_resamples:.3g}" if p == 0 else f"= {p:.4f}"
 
 
-def write_leaderboard(scores: list[dict], out_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``leaderboard.csv`` (raw values) and ``leaderboard.md`` (display scaling, arrows, +- CI)."""
+def _cell(row: dict, metric: str, scale: float) -> str:
+    """'value ± half CI' (display-scaled), 'absent' for a missing/absent value."""
+    value = row.get(metric, float("nan"))
+    if value is None or np.isnan(value):
+        return "absent"
+    half = (row[f"{metric}_ci_high"] - row[f"{metric}_ci_low"]) / 2 * scale
+    return f"{value * scale:.4f}" + ("" if np.isnan(half) else f" ± {half:.4f}")
+
+
+def phonetic_lines(scores: list[dict]) -> list[str]:
+    """The phonetic table (per-viseme LVE, closure rate, lip-sync offset and correlations) as Markdown."""
+    from ..metrics import METRICS
+
+    rows = leaderboard_rows(scores)
+    specs = [METRICS.get(name) for name in PHONETIC_ORDER]
+    dataset = scores[0]["dataset"]
+    header = ["model"] + [f"{spec.title}{_exponent(spec.scale_for(dataset))} {'↑' if spec.higher_is_better else '↓'}"
+                          for spec in specs]
+    lines = ["## Phonetic metrics", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        lines.append("| " + " | ".join([row["model"]] + [_cell(row, spec.name, spec.scale_for(dataset)) for spec in specs]) + " |")
+    info = scores[0].get("phonetic") or {}
+    mouth = info.get("mouth_opening") or {}
+    lines += ["", "LVE per viseme class pools the frames inside phones of the class (bilabial p b m, labiodental f v, "
+              "rounded uw ow w oy, open aa ae ah ao aw ay, other). Closure: share of p/b/m phones whose predicted "
+              f"mouth opening comes within {info.get('closure_tolerance', '?')} x the GT opening range of the GT minimum. "
+              "Offset: lag maximising the opening cross-correlation (positive = model late; closer to 0 is better).",
+              f"Mouth opening: {mouth.get('source', 'n/a')} ({mouth.get('n_pairs', '?')} pairs, sha256 "
+              f"{str(mouth.get('sha256', ''))[:12]}…); 'absent' = not computable (no phone tiers or no mouth points)."]
+    return lines
+
+
+def write_leaderboard(scores: list[dict], out_dir: str | Path, phonetic: bool = False) -> tuple[Path, Path]:
+    """Write ``leaderboard.csv`` (raw values) and ``leaderboard.md`` (display scaling, arrows, +- CI);
+    ``phonetic`` adds the phonetic table to the Markdown."""
     import pandas as pd
 
     notes = check_comparable(scores)
@@ -141,9 +181,7 @@ def write_leaderboard(scores: list[dict], out_dir: str | Path) -> tuple[Path, Pa
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [row["model"]]
-        for m in METRIC_ORDER:
-            half = (row[f"{m}_ci_high"] - row[f"{m}_ci_low"]) / 2 * scale[m]
-            cells.append(f"{row[m] * scale[m]:.4f} ± {half:.4f}")
+        cells += [_cell(row, m, scale[m]) for m in METRIC_ORDER]
         cells.append(str(row["n_sequences"]))
         lines.append("| " + " | ".join(cells) + " |")
     lrp = scores[0].get("lrp", {})
@@ -156,6 +194,8 @@ def write_leaderboard(scores: list[dict], out_dir: str | Path) -> tuple[Path, Pa
     paired = _paired_line(scores)
     if paired:
         lines += ["", paired]
+    if phonetic:
+        lines += [""] + phonetic_lines(scores)
     if notes:
         lines += [""] + notes
     md_path = out_dir / "leaderboard.md"
@@ -163,8 +203,10 @@ def write_leaderboard(scores: list[dict], out_dir: str | Path) -> tuple[Path, Pa
     return csv_path, md_path
 
 
-def rebuild_leaderboard(folders: list[str | Path], out: str | Path | None = None) -> tuple[Path, Path, list[Path]]:
-    """Tables and score plots (metric bars, per-subject LVE) from stored scores.json files; the
+def rebuild_leaderboard(folders: list[str | Path], out: str | Path | None = None,
+                        phonetic: bool = False) -> tuple[Path, Path, list[Path]]:
+    """Tables and score plots (metric bars, per-subject LVE; with ``phonetic`` also the phonetic
+    table, LVE per viseme class and the offset distribution) from stored scores.json files; the
     lip-opening plot needs predictions and is left to ``compare``."""
     scores = load_scores(find_scores(folders))
     out_dir = Path(out or folders[0])
@@ -172,8 +214,12 @@ def rebuild_leaderboard(folders: list[str | Path], out: str | Path | None = None
         out_dir = out_dir.parent
     from .plots import plot_metric_bars, plot_per_subject_lve
 
-    csv_path, md_path = write_leaderboard(scores, out_dir)
+    csv_path, md_path = write_leaderboard(scores, out_dir, phonetic=phonetic)
     plots = out_dir / "plots"
     plots.mkdir(parents=True, exist_ok=True)
-    return csv_path, md_path, [plot_metric_bars(scores, plots / "metrics.png"),
-                               plot_per_subject_lve(scores, plots / "lve_per_subject.png")]
+    written = [plot_metric_bars(scores, plots / "metrics.png"), plot_per_subject_lve(scores, plots / "lve_per_subject.png")]
+    if phonetic:
+        from .plots import plot_phonetic
+
+        written += plot_phonetic(scores, plots)
+    return csv_path, md_path, written

@@ -92,23 +92,6 @@ def plot_per_subject_lve(scores: list[dict], out: Path) -> Path:
     return _save(fig, out)
 
 
-def lip_centre_ids(template: np.ndarray, lip_ids: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Upper and lower lip centre points: among lip vertices above (at or below) the lip region's
-    median height (y, the templates' vertical axis), the ``k`` nearest the face's vertical centre
-    line (median x of the lip region).  Their mean positions are the two centre points."""
-    points = template[lip_ids]
-    centre_x, mid_y = np.median(points[:, 0]), np.median(points[:, 1])
-    upper = lip_ids[points[:, 1] > mid_y]
-    lower = lip_ids[points[:, 1] <= mid_y]
-    pick = lambda ids: ids[np.argsort(np.abs(template[ids, 0] - centre_x))[:k]]
-    return pick(upper), pick(lower)
-
-
-def lip_opening(vertices: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    """(T,) distance between the mean upper-lip centre point and the mean lower-lip centre point."""
-    return np.linalg.norm(vertices[:, upper].mean(axis=1) - vertices[:, lower].mean(axis=1), axis=-1)
-
-
 def _example_refs(cache, split: str, n: int) -> list:
     """The first sequence of each subject of ``split`` (then the next ones), ``n`` in all."""
     refs = cache.sequences(split)
@@ -125,21 +108,22 @@ def _example_refs(cache, split: str, n: int) -> list:
 
 def plot_lip_opening(cache, predictions: dict[str, object], out: Path, split: str, n_sequences: int = 3,
                      order: list[str] | None = None) -> Path:
-    """Per-frame lip opening (see :func:`lip_centre_ids`) of ground truth vs each model for a few
-    sequences of ``split`` (one per subject first); for conditioned predictions the first condition."""
+    """Per-frame mouth opening (the metrics' definition, :mod:`histalk_bench.metrics.mouth`) of ground
+    truth vs each model for a few sequences of ``split`` (one per subject first); for conditioned
+    predictions the first condition."""
+    from ..metrics.mouth import mouth_points
+
     plt = _pyplot()
     refs = _example_refs(cache, split, n_sequences)
-    lip = cache.regions()["lip"]
+    mouth = mouth_points(cache)
     names = order or list(predictions)
     colours = model_colours(names)
     to_mm = 1e3 if cache.dataset == "vocaset" else 1.0
     unit = "mm" if cache.dataset == "vocaset" else "data units"
     fig, axes = plt.subplots(len(refs), 1, figsize=(8, 2.3 * len(refs) + 0.6), squeeze=False)
     for ax, ref in zip(axes[:, 0], refs):
-        template = cache.template(ref.subject)
-        upper, lower = lip_centre_ids(template, lip)
         time = np.arange(ref.n_frames) / cache.fps
-        gt = lip_opening(cache.vertices(ref.subject, ref.sentence), upper, lower) * to_mm
+        gt = mouth.opening(cache.vertices(ref.subject, ref.sentence)) * to_mm
         ax.plot(time, gt, color="black", lw=2.2, label="ground truth")
         for name in names:
             reader = predictions[name]
@@ -147,7 +131,7 @@ def plot_lip_opening(cache, predictions: dict[str, object], out: Path, split: st
                 continue
             condition = reader.conditions(ref.subject, ref.sentence)[0]
             pred = reader.vertices(ref.subject, ref.sentence, condition)
-            ax.plot(np.arange(len(pred)) / cache.fps, lip_opening(pred, upper, lower) * to_mm, lw=1.4,
+            ax.plot(np.arange(len(pred)) / cache.fps, mouth.opening(pred) * to_mm, lw=1.4,
                     color=colours[name], label=name)
         ax.set_title(f"{ref.subject}/{ref.sentence}", fontsize=9)
         ax.set_ylabel(f"opening ({unit})", fontsize=9)
@@ -158,6 +142,60 @@ def plot_lip_opening(cache, predictions: dict[str, object], out: Path, split: st
     height = 2.3 * len(refs) + 0.6
     fig.legend(handles, labels, loc="upper right", bbox_to_anchor=(0.99, 1.0), ncol=min(6, len(labels)),
                fontsize=8, frameon=False)
-    fig.text(0.01, 1 - 0.12 / height, "Lip opening: distance between upper and lower lip centre points",
+    fig.text(0.01, 1 - 0.12 / height, f"Mouth opening: mean distance of matched inner-lip points ({mouth.source})",
              fontsize=10, va="top")
     return _save(fig, out, rect=(0, 0, 1, 1 - 0.4 / height))
+
+
+def plot_viseme_lve(scores: list[dict], out: Path) -> Path:
+    """Grouped bars: display-scaled LVE per viseme class (x) and model (bars); absent classes are empty."""
+    from ..metrics.visemes import CLASSES
+
+    plt = _pyplot()
+    names = _ranked_names(scores)
+    colours = model_colours(names)
+    by_name = {sc["model"]: sc for sc in scores}
+    scale = scores[0]["display_scale"].get("lve_bilabial", scores[0]["display_scale"]["lve"])
+    width = 0.8 / max(1, len(names))
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(CLASSES) + 2), 3.8))
+    for i, name in enumerate(names):
+        values = [by_name[name]["metrics"].get(f"lve_{cls}") for cls in CLASSES]
+        values = [np.nan if v is None else v * scale for v in values]
+        ax.bar(np.arange(len(CLASSES)) + i * width, values, width, label=name, color=colours[name])
+    ax.set_xticks(np.arange(len(CLASSES)) + width * (len(names) - 1) / 2, CLASSES, fontsize=9)
+    ax.set_ylabel(f"LVE{_exponent(scale)}")
+    ax.set_title(f"LVE per viseme class ({scores[0]['dataset']} / {scores[0]['split']}, lower is better)", fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    return _save(fig, out)
+
+
+def plot_offsets(scores: list[dict], out: Path) -> Path:
+    """Per model: the per-sequence lip-sync offsets (dots) and the pooled offset (bar), in ms."""
+    plt = _pyplot()
+    names = _ranked_names(scores)
+    colours = model_colours(names)
+    by_name = {sc["model"]: sc for sc in scores}
+    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(names) + 2), 3.6))
+    rng = np.random.default_rng(0)  # fixed horizontal jitter
+    for i, name in enumerate(names):
+        offsets = np.asarray([r.get("lipsync_offset_ms") for r in by_name[name].get("per_sequence", [])
+                              if r.get("lipsync_offset_ms") is not None], dtype=np.float64)
+        if offsets.size:
+            ax.scatter(i + rng.uniform(-0.15, 0.15, offsets.size), offsets, s=12, color=colours[name], alpha=0.7)
+        pooled = by_name[name]["metrics"].get("lipsync_offset_ms")
+        if pooled is not None:
+            ax.hlines(pooled, i - 0.3, i + 0.3, color="black", linewidth=2)
+    ax.axhline(0, color="grey", linewidth=0.6)
+    ax.set_xticks(range(len(names)), names, rotation=30 if len(names) > 2 else 0, ha="right" if len(names) > 2 else "center")
+    ax.set_ylabel("offset (ms, + = model late)")
+    ax.set_title("Lip-sync offset per sequence (dots) and pooled (bar)", fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, out)
+
+
+def plot_phonetic(scores: list[dict], folder: Path) -> list[Path]:
+    """The phonetic plots into ``folder``: lve_per_viseme.png and lipsync_offsets.png."""
+    return [plot_viseme_lve(scores, folder / "lve_per_viseme.png"), plot_offsets(scores, folder / "lipsync_offsets.png")]
