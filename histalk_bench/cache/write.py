@@ -74,7 +74,9 @@ class CacheWriter:
         self.faces = np.asarray(faces, dtype=np.int32).reshape(-1, 3)
 
     def set_region(self, name: str, ids: np.ndarray, *, source: str, sha256: str) -> None:
-        self.regions[name] = (np.asarray(ids, dtype=np.int64).reshape(-1), source, sha256)
+        """Vertex ids (N,), or (P, 2) id pairs such as ``lip_pairs``."""
+        ids = np.asarray(ids, dtype=np.int64)
+        self.regions[name] = (ids if ids.ndim == 2 else ids.reshape(-1), source, sha256)
 
     def set_landmark_map(self, vertex_ids: np.ndarray, weights: np.ndarray, **info) -> None:
         vertex_ids = np.asarray(vertex_ids, dtype=np.int64)

@@ -121,6 +121,18 @@ def _select_landmarks(header: DatasetHeader, sources: list[SourceSequence]) -> L
     return select_by_motion(energy, np.asarray(template).reshape(-1, 3), candidates)
 
 
+def _lip_pairs(header: DatasetHeader) -> tuple[np.ndarray, str, str] | None:
+    """(pairs (P, 2), rule, sha256) of the mouth-opening points for meshes without the FLAME
+    68-landmark embedding (rule in histalk_bench/metrics/mouth.py); None without a lip region."""
+    from ..metrics.mouth import PAIR_RULE, mean_template, pairs_digest, select_lip_pairs
+
+    flame = header.landmarks is not None and header.landmarks.kind == "barycentric" and len(header.landmarks.vertex_ids) == 68
+    if flame or "lip" not in header.regions:
+        return None
+    pairs = select_lip_pairs(mean_template(list(header.templates.values())), header.regions["lip"].ids, header.faces)
+    return pairs, PAIR_RULE, pairs_digest(pairs)
+
+
 def _run_config(header: DatasetHeader, options: PrepareOptions, extractors, root_config: dict) -> dict:
     return {**root_config, "aligner": options.aligner,
             "features": {e.cache_name: e.config() for e in extractors},
@@ -184,6 +196,9 @@ def run_prepare(out: str | os.PathLike, header: DatasetHeader, sources: list[Sou
         writer.set_faces(header.faces)
     for name, region in header.regions.items():
         writer.set_region(name, region.ids, source=region.source, sha256=region.sha256)
+    lip_pairs = _lip_pairs(header)
+    if lip_pairs is not None:
+        writer.set_region("lip_pairs", lip_pairs[0], source=lip_pairs[1], sha256=lip_pairs[2])
     writer.set_landmark_map(header.landmarks.vertex_ids, header.landmarks.weights,
                             source=header.landmarks.source, kind=header.landmarks.kind)
 

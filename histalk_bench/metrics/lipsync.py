@@ -28,10 +28,10 @@ def correlation_curve(pred_open: np.ndarray, gt_open: np.ndarray, max_lag: int) 
     r = np.zeros(2 * max_lag + 1)
     overlap = np.zeros(2 * max_lag + 1)
     for i, k in enumerate(range(-max_lag, max_lag + 1)):
+        if n - abs(k) < 3:
+            continue
         g = gt_open[max(0, -k) : n - max(0, k)]
         p = pred_open[max(0, k) : n - max(0, -k)]
-        if g.size < 3:
-            continue
         overlap[i] = g.size
         g, p = g - g.mean(), p - p.mean()
         denominator = np.sqrt((g * g).sum() * (p * p).sum())
