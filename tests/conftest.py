@@ -1,10 +1,12 @@
 """Shared fixtures: small synthetic corpora and prepared caches, made once per test session."""
 
+import os
 from pathlib import Path
 
 import pytest
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+# ../shared/reference beside the checkout; HISTALK_REFERENCE overrides it (e.g. from a git worktree)
+REFERENCE = Path(os.environ.get("HISTALK_REFERENCE") or Path(__file__).resolve().parents[2] / "shared" / "reference")
 
 
 @pytest.fixture(scope="session")

@@ -78,13 +78,16 @@ class BoundaryStats:
     p90_ms: float = float("nan")
     within_20ms: float = float("nan")  # percent
     within_50ms: float = float("nan")  # percent
+    median_signed_ms: float = float("nan")  # hypothesis minus reference: < 0 = boundaries early
     matching: str = ""
 
     @classmethod
     def from_errors(cls, errors_s: list[float], n_reference: int, n_hypothesis: int, matching: str = "") -> "BoundaryStats":
-        errors = np.abs(np.asarray(errors_s, dtype=np.float64)) * 1000.0
+        signed = np.asarray(errors_s, dtype=np.float64) * 1000.0
+        errors = np.abs(signed)
         stats = cls(n_matched=int(errors.size), n_reference=n_reference, n_hypothesis=n_hypothesis, matching=matching)
         if errors.size:
+            stats.median_signed_ms = float(np.median(signed))
             stats.median_ms = float(np.median(errors))
             stats.mean_ms = float(errors.mean())
             stats.p90_ms = float(np.percentile(errors, 90))
@@ -155,11 +158,13 @@ class AlignReport:
 
     def lines(self) -> list[str]:
         out = [f"hypothesis: {self.tier_source}; reference: {self.reference}; sequences compared: {self.n_sequences}"]
-        header = f"{'tier':<7}{'matched':>9}{'ref':>7}{'hyp':>7}{'median ms':>11}{'mean ms':>9}{'p90 ms':>8}{'<=20ms':>8}{'<=50ms':>8}"
+        header = (f"{'tier':<7}{'matched':>9}{'ref':>7}{'hyp':>7}{'median ms':>11}{'mean ms':>9}{'p90 ms':>8}"
+                  f"{'<=20ms':>8}{'<=50ms':>8}{'signed median ms':>18}")
         out.append(header)
         for name, s in (("words", self.words), ("phones", self.phones)):
             out.append(f"{name:<7}{s.n_matched:>9}{s.n_reference:>7}{s.n_hypothesis:>7}{s.median_ms:>11.1f}"
-                       f"{s.mean_ms:>9.1f}{s.p90_ms:>8.1f}{s.within_20ms:>7.1f}%{s.within_50ms:>7.1f}%")
+                       f"{s.mean_ms:>9.1f}{s.p90_ms:>8.1f}{s.within_20ms:>7.1f}%{s.within_50ms:>7.1f}%"
+                       f"{s.median_signed_ms:>18.1f}")
         out.append(f"phones matched by {self.phones.matching or 'n/a'}")
         if self.words.n_reference and self.words.n_matched < 0.5 * self.words.n_reference:
             out.append(f"warning: only {self.words.n_matched} of {self.words.n_reference} reference words matched; "
@@ -168,7 +173,7 @@ class AlignReport:
             out.append(f"no hypothesis tiers for {len(self.missing_hypothesis)} sequences "
                        f"(e.g. {', '.join(self.missing_hypothesis[:3])})")
         if self.missing_reference:
-            out.append(f"no reference TextGrid for {len(self.missing_reference)} sequences "
+            out.append(f"no reference alignment for {len(self.missing_reference)} sequences "
                        f"(e.g. {', '.join(self.missing_reference[:3])})")
         return out
 
@@ -186,21 +191,54 @@ def reference_dir(cache, reference: str | None) -> Path:
         return folder
     folder = Path(reference)
     if not folder.is_dir():
-        raise UserError("reference TextGrid folder not found", folder)
+        raise UserError("reference folder not found", folder)
     return folder
+
+
+def reference_in(folder: Path, subject: str, sentence: str):
+    """A cached sequence's reference in ``folder``: <subject>/<sentence>, <subject>/<subject>_<sentence>
+    or <subject>_<sentence>, each as a TextGrid (or split word/phone TextGrids) or TIMIT .WRD/.PHN."""
+    from .references import reference_for
+
+    for base, stem in ((folder / subject, sentence), (folder / subject, f"{subject}_{sentence}"),
+                       (folder, f"{subject}_{sentence}")):
+        found = reference_for(base, stem) if base.is_dir() else None
+        if found is not None:
+            return found
+    return None
+
+
+def _cache_hypotheses(cache, aligner, split: str | None, limit: int | None):
+    """Yield (key, subject, sentence, words, phones) from the cache's tiers or a fresh aligner run."""
+    from .base import AlignmentFailure, AlignRequest
+
+    refs = cache.sequences(split)[:limit] if limit else cache.sequences(split)
+    for ref in refs:
+        if aligner is None:
+            words, phones = cache.tier(ref.subject, ref.sentence, "words"), cache.tier(ref.subject, ref.sentence, "phones")
+        else:
+            request = AlignRequest(ref.subject, ref.sentence, cache.audio(ref.subject, ref.sentence), ref.transcript)
+            result = aligner.align_many([request])[0]
+            words, phones = (None, None) if isinstance(result, AlignmentFailure) else (result.words, result.phones)
+        yield ref.key, ref.subject, ref.sentence, words, phones
 
 
 def align_report(cache_path: str, reference: str | None = "oracle", tier_source: str = "cache",
                  split: str | None = None, limit: int | None = None, **aligner_options) -> AlignReport:
-    """Compare the cache's tiers (``tier_source='cache'``) or a freshly run aligner spec (e.g.
-    ``pocketsphinx``, run on the cached audio and transcripts) with reference TextGrids."""
+    """Compare the hypothesis with reference alignments.
+
+    ``cache_path``: a cache (its tiers with ``tier_source='cache'``, or a freshly run aligner spec
+    such as ``pocketsphinx`` on the cached audio and transcripts) or a folder of hypothesis
+    TextGrids (then ``reference`` must be a folder; files are matched by stem).  References:
+    TextGrids or TIMIT .WRD/.PHN (:mod:`.references`)."""
+    if Path(cache_path).is_dir():
+        if reference in (None, "", "oracle"):
+            raise UserError("a TextGrid folder hypothesis needs --reference DIR", cache_path)
+        return folder_report(cache_path, reference, limit=limit)
     from ..cache import Cache
-    from .base import AlignmentFailure, AlignRequest
-    from .textgrid import TextGridAligner
 
     with Cache(cache_path) as cache:
         folder = reference_dir(cache, reference)
-        references = TextGridAligner(directory=str(folder))
         aligner = None
         if tier_source != "cache":
             from .factory import make_aligner
@@ -208,24 +246,38 @@ def align_report(cache_path: str, reference: str | None = "oracle", tier_source:
             aligner = make_aligner(tier_source, corpus_root=cache.config.get("root"), **aligner_options)
         accumulator = BoundaryAccumulator()
         missing_hyp, missing_ref = [], []
-        refs = cache.sequences(split)[:limit] if limit else cache.sequences(split)
-        for ref in refs:
-            path = references.path_for(ref.subject, ref.sentence)
-            if not path.exists():
-                missing_ref.append(ref.key)
-                continue
-            truth = references.align(AlignRequest(ref.subject, ref.sentence, None, ref.transcript))
-            if aligner is None:
-                words, phones = cache.tier(ref.subject, ref.sentence, "words"), cache.tier(ref.subject, ref.sentence, "phones")
+        for key, subject, sentence, words, phones in _cache_hypotheses(cache, aligner, split, limit):
+            truth = reference_in(folder, subject, sentence)
+            if truth is None:
+                missing_ref.append(key)
+            elif words is None:
+                missing_hyp.append(key)
             else:
-                request = AlignRequest(ref.subject, ref.sentence, cache.audio(ref.subject, ref.sentence), ref.transcript)
-                result = aligner.align_many([request])[0]
-                words, phones = (None, None) if isinstance(result, AlignmentFailure) else (result.words, result.phones)
-            if words is None:
-                missing_hyp.append(ref.key)
-                continue
-            accumulator.add(words, phones or [], truth.words, truth.phones)
+                accumulator.add(words, phones or [], truth.words, truth.phones)
         result = accumulator.result()
         return AlignReport(words=result["words"], phones=result["phones"], n_sequences=accumulator.n_sequences,
                            reference=str(folder), tier_source=tier_source,
                            missing_hypothesis=missing_hyp, missing_reference=missing_ref)
+
+
+def folder_report(hypothesis: str | Path, reference: str | Path, limit: int | None = None) -> AlignReport:
+    """Hypothesis TextGrids ``<stem>.TextGrid`` against references in a folder, matched by stem."""
+    from .references import hypothesis_stems, read_textgrids, reference_for
+
+    folder = Path(reference)
+    if not folder.is_dir():
+        raise UserError("reference folder not found", folder)
+    stems = hypothesis_stems(hypothesis)
+    if not stems:
+        raise UserError("no .TextGrid files in the hypothesis folder", hypothesis)
+    accumulator, missing_ref = BoundaryAccumulator(), []
+    for stem, path in list(stems.items())[:limit] if limit else stems.items():
+        truth = reference_for(folder, stem)
+        if truth is None:
+            missing_ref.append(stem)
+            continue
+        hyp = read_textgrids(path)
+        accumulator.add(hyp.words, hyp.phones, truth.words, truth.phones)
+    result = accumulator.result()
+    return AlignReport(words=result["words"], phones=result["phones"], n_sequences=accumulator.n_sequences,
+                       reference=str(folder), tier_source=str(hypothesis), missing_reference=missing_ref)

@@ -6,10 +6,11 @@ import click
 
 
 @click.command("align-report")
-@click.argument("cache", type=click.Path(dir_okay=False))
+@click.argument("hypothesis", type=click.Path())
 @click.option("--reference", default="oracle", show_default=True,
-              help="'oracle' (the synthetic corpus's textgrids/, found through the cache config) or a TextGrid "
-                   "folder (DIR/<subject>/<sentence>.TextGrid or DIR/<subject>_<sentence>.TextGrid).")
+              help="'oracle' (the synthetic corpus's textgrids/, found through the cache config) or a folder of "
+                   "TextGrids or TIMIT .WRD/.PHN files (DIR/<subject>/<sentence>.*, DIR/<subject>_<sentence>.*, or "
+                   "DIR/<stem>.* for a TextGrid folder hypothesis).")
 @click.option("--tier-source", default="cache", show_default=True,
               help="'cache' (the tiers stored by prepare) or an aligner to run now on the cached audio "
                    "(pocketsphinx, mfa, auto, textgrid:DIR).")
@@ -17,8 +18,11 @@ import click
 @click.option("--limit", type=int, default=None, help="Only the first N sequences.")
 @click.option("--mfa-bin", default=None, help="Path of the 'mfa' executable (with --tier-source mfa/auto).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Also write the figures as JSON.")
-def align_report(cache, reference, tier_source, split, limit, mfa_bin, json_out):
+def align_report(hypothesis, reference, tier_source, split, limit, mfa_bin, json_out):
     """Median/mean/p90 absolute onset error of words and phones, % within 20 and 50 ms.
+
+    HYPOTHESIS: a prepared cache (its tiers, or --tier-source) or a folder of TextGrids (e.g. written
+    by 'histalk-bench align'), matched to the references by file stem.
 
     Words are matched by label sequence alignment; phones inside matched words (see
     histalk_bench/align/report.py for how differing phone sets are handled)."""
@@ -27,7 +31,7 @@ def align_report(cache, reference, tier_source, split, limit, mfa_bin, json_out)
     from ..align.report import align_report as run_report
 
     options = {"mfa_bin": mfa_bin} if mfa_bin else {}
-    report = run_report(cache, reference=reference, tier_source=tier_source, split=split, limit=limit, **options)
+    report = run_report(hypothesis, reference=reference, tier_source=tier_source, split=split, limit=limit, **options)
     for line in report.lines():
         click.echo(line)
     if json_out:

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("histalk_bench.cli.demo:demo", "Synth -> prepare -> train HiSTalk -> compare with baselines, end to end."),
     "synth": ("histalk_bench.cli.synth:synth", "Write the embedded synthetic corpus in a real dataset layout."),
     "prepare": ("histalk_bench.cli.prepare:prepare", "Read a dataset release into the HDF5 cache (align, extract features)."),
+    "align": ("histalk_bench.cli.align:align", "Forced-align audio files (any format) to TextGrids with words and phones."),
     "align-report": ("histalk_bench.cli.align_report:align_report", "Boundary errors of cached alignments against a reference."),
     "train": ("histalk_bench.cli.train:train", "Train a model on a prepared cache."),
     "predict": ("histalk_bench.cli.predict:predict", "Predict vertices for a split (or new audio) with a model."),
