@@ -49,8 +49,9 @@ def test_compare_baselines_and_rebuild_leaderboard(cache_path, tmp_path):
         assert (tmp_path / "cmp" / "plots" / plot).stat().st_size > 10_000
     phonetic = markdown.split("## Phonetic metrics")[1]  # compare always adds the phonetic table
     static_row = next(line for line in phonetic.splitlines() if line.startswith("| static"))
-    assert static_row.count("absent") == 6  # no phone tiers: 5 viseme classes + closure rate are absent
+    assert static_row.count("absent") == 7  # no phone tiers: 5 viseme classes + closure rate; and no lag for a still mouth
     assert static_scores["metrics"]["lipsync_corr"] == 0.0  # a constant mouth correlates with nothing
+    assert static_scores["metrics"]["lipsync_offset_ms"] is None
     before = csv_path.read_text()
     csv_path.unlink()
     result = subprocess.run([sys.executable, "-m", "histalk_bench.cli.main", "leaderboard", str(tmp_path / "cmp")],
@@ -90,3 +91,19 @@ def test_compare_cli_takes_several_models_and_reuses_predictions(cache_path, tmp
     assert "reusing" in second.stderr and second.returncode == 0
     wrong = subprocess.run(args[:5] + ["statc"] + args[6:], capture_output=True, text=True)
     assert wrong.returncode == 2 and "did you mean 'static'" in wrong.stderr
+
+
+def test_compare_on_the_synthetic_corpus_reports_phonetic_metrics(vocaset_cache, tmp_path):
+    """Oracle phone tiers: per-viseme LVE and closure are present for every model; a still mouth has no offset."""
+    run_compare(["static", "mean"], vocaset_cache, "test", tmp_path / "cmp")
+    for name in ("static", "mean"):
+        scores = json.loads((tmp_path / "cmp" / name / "scores.json").read_text())
+        assert scores["phonetic"]["sequences_with_phones"] == scores["n_sequences"] > 0
+        assert scores["phonetic"]["mouth_opening"]["source"] == "template-lip-region-v1"
+        for metric in ("lve_bilabial", "lve_open", "lve_other", "closure_rate"):
+            assert scores["metrics"][metric] is not None and scores["ci95"][metric] is not None, (name, metric)
+        assert scores["metrics"]["closure_rate"] < 50.0  # neither baseline closes the lips for p/b/m
+        assert scores["metrics"]["lipsync_offset_ms"] is None and scores["metrics"]["lipsync_corr"] == 0.0
+    table = (tmp_path / "cmp" / "leaderboard.md").read_text().split("## Phonetic metrics")[1]
+    rows = [line for line in table.splitlines() if line.startswith(("| static", "| mean"))]
+    assert len(rows) == 2 and all(row.count("absent") <= 2 for row in rows)  # offset (and a class never spoken)

@@ -154,7 +154,8 @@ def phonetic_lines(scores: list[dict]) -> list[str]:
     lines += ["", "LVE per viseme class pools the frames inside phones of the class (bilabial p b m, labiodental f v, "
               "rounded uw ow w oy, open aa ae ah ao aw ay, other). Closure: share of p/b/m phones whose predicted "
               f"mouth opening comes within {info.get('closure_tolerance', '?')} x the GT opening range of the GT minimum. "
-              "Offset: lag maximising the opening cross-correlation (positive = model late; closer to 0 is better).",
+              "Offset: lag maximising the opening cross-correlation (positive = model late; closer to 0 is better; "
+              "absent when no lag correlates positively, e.g. a mouth that does not move).",
               f"Mouth opening: {mouth.get('source', 'n/a')} ({mouth.get('n_pairs', '?')} pairs, sha256 "
               f"{str(mouth.get('sha256', ''))[:12]}…); 'absent' = not computable (no phone tiers or no mouth points)."]
     return lines

@@ -179,14 +179,20 @@ def plot_offsets(scores: list[dict], out: Path) -> Path:
     by_name = {sc["model"]: sc for sc in scores}
     fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(names) + 2), 3.6))
     rng = np.random.default_rng(0)  # fixed horizontal jitter
+    extent = 100.0  # ms: the y range is at least +-100 ms so that small offsets look small
     for i, name in enumerate(names):
         offsets = np.asarray([r.get("lipsync_offset_ms") for r in by_name[name].get("per_sequence", [])
                               if r.get("lipsync_offset_ms") is not None], dtype=np.float64)
         if offsets.size:
             ax.scatter(i + rng.uniform(-0.15, 0.15, offsets.size), offsets, s=12, color=colours[name], alpha=0.7)
+            extent = max(extent, 1.1 * float(np.abs(offsets).max()))
         pooled = by_name[name]["metrics"].get("lipsync_offset_ms")
         if pooled is not None:
             ax.hlines(pooled, i - 0.3, i + 0.3, color="black", linewidth=2)
+        else:
+            ax.text(i, 0, "no offset\n(no positive\ncorrelation)", ha="center", va="center", fontsize=7, color="grey")
+    ax.set_ylim(-extent, extent)
+    ax.set_xlim(-0.6, len(names) - 0.4)
     ax.axhline(0, color="grey", linewidth=0.6)
     ax.set_xticks(range(len(names)), names, rotation=30 if len(names) > 2 else 0, ha="right" if len(names) > 2 else "center")
     ax.set_ylabel("offset (ms, + = model late)")

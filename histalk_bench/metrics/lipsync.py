@@ -4,7 +4,8 @@ opening (positive = the model is late), and the correlation at that lag.
 Per sequence, r(k) is the Pearson correlation of gt[t] with pred[t + k] over the frames where
 both exist, for |k| <= K = round(:data:`MAX_LAG_S` x fps) (r = 0 when either side is constant).
 Pooled over sequences, the curve is the overlap-weighted mean of the r(k); the offset is the lag
-of its maximum (ties go to the smaller |k|) in ms, and ``lipsync_corr`` the curve's value there;
+of its maximum (ties go to the smaller |k|) in ms (absent when the maximum is not positive, e.g.
+for a constant mouth), and ``lipsync_corr`` the curve's value there;
 ``opening_corr`` is the pooled curve at lag 0.
 """
 
@@ -66,8 +67,9 @@ def _best(stats: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _offset(stats: dict) -> np.ndarray:
-    lag, _ = _best(stats)
-    return lag * stats["frame_ms"].mean(axis=-1)
+    """Best lag in ms; absent (NaN) when no lag correlates positively (e.g. a constant mouth)."""
+    lag, value = _best(stats)
+    return np.where(value > 0, lag, np.nan) * stats["frame_ms"].mean(axis=-1)
 
 
 STATISTICS = ("xcorr_wsum", "xcorr_n", "frame_ms")

@@ -71,10 +71,10 @@ def _closure_stats(view: SequenceView) -> dict:
 
 
 CLOSURE = MetricSpec(
-    "closure_rate", "1.0", True, "share of p/b/m phones", "bilabial closure (%)",
-    "share of p/b/m phones during which the predicted mouth opening comes within "
+    "closure_rate", "1.0", True, "percent of p/b/m phones", "bilabial closure (%)",
+    "percentage of p/b/m phones during which the predicted mouth opening comes within "
     f"{CLOSURE_TOLERANCE:g} x the ground truth's opening range (over the sequence) of the ground truth's "
     "minimum opening during the phone",
     ("bilabial_phones", "closure_hits"), _closure_stats,
-    lambda s: ratio(s["closure_hits"].sum(axis=-1), s["bilabial_phones"].sum(axis=-1)),
-    {"default": 100.0}, table="phonetic", order=300)
+    lambda s: 100.0 * ratio(s["closure_hits"].sum(axis=-1), s["bilabial_phones"].sum(axis=-1)),
+    {}, table="phonetic", order=300)
