@@ -113,3 +113,18 @@ def test_real_speech_word_onsets(reference, tmp_path):
     praatio = folder_report(tmp_path / "praatio", root / "praatio")
     assert praatio.words.n_matched == 8 and praatio.words.median_ms <= 40.0
     print({name: round(r.words.median_ms, 1) for name, r in (("timit", timit), ("mfa", corpus), ("praatio", praatio))})
+
+
+def test_cache_tiers_against_timit_layout_references(tmp_path):
+    """A cache hypothesis finds DIR/<subject>/<sentence>.WRD (TIMIT's speaker/sentence layout)."""
+    from histalk_bench.cache import CacheWriter, SequenceData
+
+    writer = CacheWriter(tmp_path / "c.h5", dataset="x", fps=30, n_vertices=2, config={})
+    writer.write_sequence(SequenceData("FCJF0", "SA1", np.zeros((3, 2, 3), np.float32), np.zeros(1600, np.float32),
+                                       words=[(0.16, 0.3425, "she"), (0.3425, 0.6162, "had")], phones=[]))
+    writer.finalize()
+    (tmp_path / "ref" / "FCJF0").mkdir(parents=True)
+    (tmp_path / "ref" / "FCJF0" / "SA1.WRD").write_text("2400 5480 she\n5480 9859 had\n")
+    report = align_report(str(tmp_path / "c.h5"), reference=str(tmp_path / "ref"))
+    assert report.n_sequences == 1 and report.words.n_matched == 2 and not report.missing_reference
+    assert report.words.mean_ms == pytest.approx(5.0, abs=0.01) and report.words.median_signed_ms == pytest.approx(5.0, abs=0.01)

@@ -190,3 +190,18 @@ def test_a_new_metric_is_one_spec_and_one_registry_line():
     finally:
         METRICS._entries.pop("toy_max_error", None)
         METRICS._help.pop("toy_max_error", None)
+
+
+def test_prepare_stores_no_lip_pairs_when_the_flame_embedding_gives_the_inner_lips():
+    from histalk_bench.datasets.landmarks import LandmarkMap
+    from histalk_bench.datasets.pipeline import DatasetHeader, _lip_pairs
+    from histalk_bench.datasets.regions import Region
+    from histalk_bench.synth.face import build_face
+
+    rig = build_face(shape_seed=1)
+    regions = {"lip": Region(rig.lip_ids, "lve.txt", "a" * 64)}
+    header = DatasetHeader("vocaset", 30.0, len(rig.template), {"s": rig.template}, rig.faces, regions)
+    pairs, rule, digest = _lip_pairs(header)
+    assert rule == PAIR_RULE and digest == pairs_digest(pairs)
+    header.landmarks = LandmarkMap(np.zeros((68, 3), np.int64), np.full((68, 3), 1 / 3, np.float32), "flame", "barycentric")
+    assert _lip_pairs(header) is None
