@@ -77,19 +77,33 @@ def plot_per_subject_lve(scores: list[dict], out: Path) -> Path:
     names = _ranked_names(scores)
     colours = model_colours(names)
     by_name = {sc["model"]: sc for sc in scores}
-    width = 0.8 / max(1, len(scores))
     fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(subjects) + 2), 3.8))
-    for i, name in enumerate(names):
-        values = [by_name[name]["per_subject"].get(s, {}).get("lve", np.nan) * scale for s in subjects]
-        ax.bar(np.arange(len(subjects)) + i * width, values, width, label=name, color=colours[name])
-    ax.set_xticks(np.arange(len(subjects)) + width * (len(scores) - 1) / 2, subjects,
-                  rotation=20 if len(subjects) > 3 else 0, ha="right" if len(subjects) > 3 else "center", fontsize=8)
-    ax.set_ylabel(f"LVE{_exponent(scale)}")
-    ax.set_title(f"LVE per subject ({scores[0]['dataset']} / {scores[0]['split']}, lower is better)", fontsize=10)
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.grid(axis="y", alpha=0.3)
+    ticks = _grouped_bars(ax, names, colours, lambda name: [by_name[name]["per_subject"].get(s, {}).get("lve")
+                                                            for s in subjects], scale)
+    ax.set_xticks(ticks, subjects, rotation=20 if len(subjects) > 3 else 0, ha="right" if len(subjects) > 3 else "center",
+                  fontsize=8)
+    _style_lve_axes(ax, scale, f"LVE per subject ({scores[0]['dataset']} / {scores[0]['split']}, lower is better)")
     ax.legend(fontsize=8, frameon=False)
     return _save(fig, out)
+
+
+def _grouped_bars(ax, names: list[str], colours: dict, values_of, scale: float) -> np.ndarray:
+    """One bar per model (``values_of(name)``: a value per group, None = no bar) in each group;
+    returns the groups' tick positions."""
+    width = 0.8 / max(1, len(names))
+    n_groups = 0
+    for i, name in enumerate(names):
+        values = [np.nan if v is None else v * scale for v in values_of(name)]
+        n_groups = len(values)
+        ax.bar(np.arange(n_groups) + i * width, values, width, label=name, color=colours[name])
+    return np.arange(n_groups) + width * (len(names) - 1) / 2
+
+
+def _style_lve_axes(ax, scale: float, title: str) -> None:
+    ax.set_ylabel(f"LVE{_exponent(scale)}")
+    ax.set_title(title, fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", alpha=0.3)
 
 
 def _example_refs(cache, split: str, n: int) -> list:
@@ -156,17 +170,10 @@ def plot_viseme_lve(scores: list[dict], out: Path) -> Path:
     colours = model_colours(names)
     by_name = {sc["model"]: sc for sc in scores}
     scale = scores[0]["display_scale"].get("lve_bilabial", scores[0]["display_scale"]["lve"])
-    width = 0.8 / max(1, len(names))
     fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(CLASSES) + 2), 3.8))
-    for i, name in enumerate(names):
-        values = [by_name[name]["metrics"].get(f"lve_{cls}") for cls in CLASSES]
-        values = [np.nan if v is None else v * scale for v in values]
-        ax.bar(np.arange(len(CLASSES)) + i * width, values, width, label=name, color=colours[name])
-    ax.set_xticks(np.arange(len(CLASSES)) + width * (len(names) - 1) / 2, CLASSES, fontsize=9)
-    ax.set_ylabel(f"LVE{_exponent(scale)}")
-    ax.set_title(f"LVE per viseme class ({scores[0]['dataset']} / {scores[0]['split']}, lower is better)", fontsize=10)
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.grid(axis="y", alpha=0.3)
+    ticks = _grouped_bars(ax, names, colours, lambda name: [by_name[name]["metrics"].get(f"lve_{c}") for c in CLASSES], scale)
+    ax.set_xticks(ticks, CLASSES, fontsize=9)
+    _style_lve_axes(ax, scale, f"LVE per viseme class ({scores[0]['dataset']} / {scores[0]['split']}, lower is better)")
     ax.legend(fontsize=8, frameon=False)
     return _save(fig, out)
 
