@@ -133,6 +133,13 @@ def _lip_pairs(header: DatasetHeader) -> tuple[np.ndarray, str, str] | None:
     return pairs, PAIR_RULE, pairs_digest(pairs)
 
 
+def _store_lip_pairs(writer: CacheWriter, header: DatasetHeader) -> None:
+    """``/regions/lip_pairs`` (rule, sha256) when the mesh needs them (see :func:`_lip_pairs`)."""
+    lip_pairs = _lip_pairs(header)
+    if lip_pairs is not None:
+        writer.set_region("lip_pairs", lip_pairs[0], source=lip_pairs[1], sha256=lip_pairs[2])
+
+
 def _run_config(header: DatasetHeader, options: PrepareOptions, extractors, root_config: dict) -> dict:
     return {**root_config, "aligner": options.aligner,
             "features": {e.cache_name: e.config() for e in extractors},
@@ -196,9 +203,7 @@ def run_prepare(out: str | os.PathLike, header: DatasetHeader, sources: list[Sou
         writer.set_faces(header.faces)
     for name, region in header.regions.items():
         writer.set_region(name, region.ids, source=region.source, sha256=region.sha256)
-    lip_pairs = _lip_pairs(header)
-    if lip_pairs is not None:
-        writer.set_region("lip_pairs", lip_pairs[0], source=lip_pairs[1], sha256=lip_pairs[2])
+    _store_lip_pairs(writer, header)
     writer.set_landmark_map(header.landmarks.vertex_ids, header.landmarks.weights,
                             source=header.landmarks.source, kind=header.landmarks.kind)
 
