@@ -36,7 +36,7 @@ def test_raw_vocaset_is_stored_at_30fps_exactly(vocaset_corpus, vocaset_cache):
             assert ref.transcript and cache.tier(ref.subject, ref.sentence, "words")
             assert cache.feature(ref.subject, ref.sentence, "mel")[1] == 100.0
             assert cache.landmarks(ref.subject, ref.sentence).shape[0] == ref.n_frames
-        assert set(cache.regions()) == {"lip", "upper_face"}
+        assert set(cache.regions()) == {"lip", "upper_face", "lip_pairs"}  # lip_pairs: the mouth-opening points
         assert len(cache.region_info()["lip"]["sha256"]) == 64
 
 
