@@ -71,7 +71,9 @@ def check_comparable(scores: list[dict]) -> list[str]:
         raise UserError("scores mix datasets/splits (" + ", ".join(f"{d}/{p}" for d, p in kinds)
                         + "): build one leaderboard per dataset and split", ", ".join(s["model"] for s in scores))
     notes = []
-    regions = {json.dumps({k: v.get("sha256") for k, v in s.get("regions", {}).items()}, sort_keys=True) for s in scores}
+    shared_regions = set.intersection(*(set(s.get("regions", {})) for s in scores))  # older files lack lip_pairs
+    regions = {json.dumps({k: v.get("sha256") for k, v in s.get("regions", {}).items() if k in shared_regions},
+                          sort_keys=True) for s in scores}
     if len(regions) > 1:
         notes.append("WARNING: the models were scored with different region files (sha256 differ); LVE/FDD are not comparable.")
     thresholds = {s.get("lrp", {}).get("threshold") for s in scores}
