@@ -7,8 +7,8 @@ from histalk_bench.metrics import METRICS, all_specs
 from histalk_bench.metrics.accumulate import MetricAccumulator
 from histalk_bench.metrics.bootstrap import confidence_intervals
 from histalk_bench.metrics.functional import score_one
-from histalk_bench.metrics.mouth import (FLAME_RULE, PAIR_RULE, from_flame_landmarks, from_pairs, mouth_points,
-                                         pairs_digest, select_lip_pairs)
+from histalk_bench.metrics.mouth import (FLAME_RULE, PAIR_RULE, flame_landmark_offset, from_flame_landmarks, from_pairs,
+                                         mouth_points, pairs_digest, select_lip_pairs)
 from histalk_bench.metrics.spec import MetricSpec
 from histalk_bench.metrics.visemes import CLASSES, frame_classes, label_classes
 
@@ -158,6 +158,9 @@ def test_flame_embedding_uses_inner_lip_landmarks_61_to_67():
     assert mouth.source == FLAME_RULE
     assert mouth.upper_ids[:, 0].tolist() == [61 * 3, 62 * 3, 63 * 3]
     assert mouth.lower_ids[:, 0].tolist() == [67 * 3, 66 * 3, 65 * 3]
+    static_only = from_flame_landmarks(ids[17:], weights[17:], offset=flame_landmark_offset((ids[17:],), "barycentric"))
+    assert static_only.upper_ids[:, 0].tolist() == mouth.upper_ids[:, 0].tolist()  # 51 static points: iBUG 17-67
+    assert flame_landmark_offset((ids[:40],), "barycentric") is None and flame_landmark_offset((ids,), "selected") is None
 
 
 def test_prepared_synthetic_cache_stores_lip_pairs_with_digest(vocaset_cache):

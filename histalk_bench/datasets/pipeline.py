@@ -123,10 +123,11 @@ def _select_landmarks(header: DatasetHeader, sources: list[SourceSequence]) -> L
 
 def _lip_pairs(header: DatasetHeader) -> tuple[np.ndarray, str, str] | None:
     """(pairs (P, 2), rule, sha256) of the mouth-opening points for meshes without the FLAME
-    68-landmark embedding (rule in histalk_bench/metrics/mouth.py); None without a lip region."""
-    from ..metrics.mouth import PAIR_RULE, mean_template, pairs_digest, select_lip_pairs
+    landmark embedding (rule in histalk_bench/metrics/mouth.py); None without a lip region."""
+    from ..metrics.mouth import PAIR_RULE, flame_landmark_offset, mean_template, pairs_digest, select_lip_pairs
 
-    flame = header.landmarks is not None and header.landmarks.kind == "barycentric" and len(header.landmarks.vertex_ids) == 68
+    landmarks = header.landmarks
+    flame = landmarks is not None and flame_landmark_offset((landmarks.vertex_ids,), landmarks.kind) is not None
     if flame or "lip" not in header.regions:
         return None
     pairs = select_lip_pairs(mean_template(list(header.templates.values())), header.regions["lip"].ids, header.faces)

@@ -31,7 +31,11 @@ def _save(fig, out: Path, rect=None) -> Path:
     return out
 
 
-_TITLES = {"lve": "LVE", "fdd": "FDD (GT - pred, signed)", "mve": "MVE", "lrp": "LRP (%, geometric)"}
+def _title(metric: str) -> str:
+    """The metric's display title, from its spec (histalk_bench.metrics)."""
+    from ..metrics import METRICS
+
+    return METRICS.get(metric).title if metric in METRICS else metric.upper()
 
 
 def model_colours(names: list[str]) -> dict[str, tuple]:
@@ -60,7 +64,7 @@ def plot_metric_bars(scores: list[dict], out: Path) -> Path:
         ax.set_xticks(range(len(rows)), [r["model"] for r in rows], rotation=30 if len(rows) > 2 else 0,
                       ha="right" if len(rows) > 2 else "center")
         better = "higher" if scores[0]["higher_is_better"][metric] else "lower"
-        ax.set_title(f"{_TITLES[metric]}{_exponent(scale[metric])}\n{better} is better", fontsize=9)
+        ax.set_title(f"{_title(metric)}{_exponent(scale[metric])}\n{better} is better", fontsize=9)
         ax.axhline(0, color="black", linewidth=0.6)
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", alpha=0.3)

@@ -4,8 +4,9 @@ opening(t) = mean over P matched pairs p of ||U_p(t) - L_p(t)||, where U_p / L_p
 lower inner-lip points, each a weighted sum of vertices (data units).
 
 Where the pairs come from (first that applies):
-1. ``flame-68-inner-lips``: the cache's landmark map is the FLAME 68-point barycentric embedding;
-   the iBUG-68 inner-lip landmarks 61, 62, 63 (upper) pair with 67, 66, 65 (lower).
+1. ``flame-68-inner-lips``: the cache's landmark map is the FLAME barycentric embedding (68 points,
+   or the 51 static points iBUG 17-67); the iBUG-68 inner-lip landmarks 61, 62, 63 (upper) pair
+   with 67, 66, 65 (lower).
 2. ``/regions/lip_pairs`` stored by ``prepare`` (rule :data:`PAIR_RULE`, sha256 of the pairs).
 3. The same rule applied at evaluation time to a cache written before lip pairs were stored.
 
@@ -111,9 +112,18 @@ def from_pairs(pairs: np.ndarray, source: str, sha256: str) -> MouthPoints:
     return MouthPoints(pairs[:, :1], ones, pairs[:, 1:], ones, source, sha256)
 
 
-def from_flame_landmarks(vertex_ids: np.ndarray, weights: np.ndarray) -> MouthPoints:
-    """Inner-lip pairs of the FLAME 68-landmark embedding ((68, K) ids and weights)."""
-    upper, lower = (np.asarray(index) for index in zip(*FLAME_INNER_LIP_PAIRS))
+def flame_landmark_offset(landmark_map, kind: str) -> int | None:
+    """Row of iBUG landmark 0 in a FLAME barycentric map: 0 for 68 rows (contour + static), -17 for
+    the 51 static rows alone (iBUG 17-67); None when the map is not a FLAME embedding."""
+    if landmark_map is None or kind != "barycentric":
+        return None
+    return {68: 0, 51: -17}.get(int(landmark_map[0].shape[0]))
+
+
+def from_flame_landmarks(vertex_ids: np.ndarray, weights: np.ndarray, offset: int = 0) -> MouthPoints:
+    """Inner-lip pairs of the FLAME landmark embedding ((L, K) ids and weights; ``offset`` from
+    :func:`flame_landmark_offset`)."""
+    upper, lower = (np.asarray(index) + offset for index in zip(*FLAME_INNER_LIP_PAIRS))
     digest = hashlib.sha256(FLAME_RULE.encode() + np.ascontiguousarray(vertex_ids[np.r_[upper, lower]], "<i8").tobytes()
                             + np.ascontiguousarray(weights[np.r_[upper, lower]], "<f4").tobytes()).hexdigest()
     return MouthPoints(vertex_ids[upper], weights[upper].astype(np.float64), vertex_ids[lower],
@@ -127,9 +137,9 @@ def mean_template(templates: list[np.ndarray]) -> np.ndarray:
 def mouth_points(cache) -> MouthPoints | None:
     """The cache's mouth points (module docstring for the order), or None without a lip region."""
     landmark_map = cache.landmark_map()
-    if landmark_map is not None and cache.landmark_map_info().get("kind") == "barycentric" \
-            and landmark_map[0].shape[0] == 68:
-        return from_flame_landmarks(*landmark_map)
+    offset = flame_landmark_offset(landmark_map, cache.landmark_map_info().get("kind", ""))
+    if offset is not None:
+        return from_flame_landmarks(*landmark_map, offset=offset)
     regions = cache.regions()
     if "lip_pairs" in regions:
         info = cache.region_info()["lip_pairs"]
