@@ -208,3 +208,36 @@ def test_prepare_stores_no_lip_pairs_when_the_flame_embedding_gives_the_inner_li
     assert rule == PAIR_RULE and digest == pairs_digest(pairs)
     header.landmarks = LandmarkMap(np.zeros((68, 3), np.int64), np.full((68, 3), 1 / 3, np.float32), "flame", "barycentric")
     assert _lip_pairs(header) is None
+
+
+def test_biwi_lip_pairs_sit_on_the_crease_of_the_closed_mouth(reference):
+    """BIWI has no mouth slit: the rule finds the crease between the lips on the centre line."""
+    import trimesh
+
+    from histalk_bench.datasets.regions import read_index_file
+    from histalk_bench.metrics.lip_pairs import mouth_line
+
+    mesh = trimesh.load(reference / "biwi" / "BIWI.ply", process=False)
+    vertices, faces = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    lip = read_index_file(reference / "biwi" / "regions" / "lve.txt")
+    split, _, how = mouth_line(vertices, lip, faces)
+    assert how == "groove" and -0.2 < split < -0.18  # between the lower-lip (-0.21) and upper-lip (-0.155) bulges
+    pairs = select_lip_pairs(vertices, lip, faces)
+    assert (vertices[pairs[:, 0], 1] > split).all() and (vertices[pairs[:, 1], 1] <= split).all()
+    assert from_pairs(pairs, PAIR_RULE, "").opening(vertices[None])[0] < 0.015  # closed: ~3 mm on BIWI's scale
+
+
+def test_flame_inner_lip_opening_of_the_vocaset_templates_is_small(reference):
+    """The 12 real VOCASET neutral templates have closed mouths: inner-lip opening of a few mm at most."""
+    import trimesh
+
+    from histalk_bench.datasets.landmarks import from_flame_embedding
+
+    faces = np.asarray(trimesh.load(reference / "vocaset" / "FLAME_sample.ply", process=False).faces)
+    embedding = from_flame_embedding(reference / "vocaset" / "flame_landmarks", faces)
+    mouth = from_flame_landmarks(embedding.vertex_ids, embedding.weights,
+                                 offset=flame_landmark_offset((embedding.vertex_ids,), embedding.kind))
+    templates = np.stack([np.asarray(trimesh.load(p, process=False).vertices)
+                          for p in sorted((reference / "vocaset" / "templates_ply").glob("*.ply"))])
+    openings = mouth.opening(templates)
+    assert len(openings) == 12 and (openings < 0.004).all() and (openings > 0).all()

@@ -10,14 +10,9 @@ Where the pairs come from (first that applies):
 2. ``/regions/lip_pairs`` stored by ``prepare`` (rule :data:`PAIR_RULE`, sha256 of the pairs).
 3. The same rule applied at evaluation time to a cache written before lip pairs were stored.
 
-Rule ``template-lip-region-v1`` (:func:`select_lip_pairs`), on the mean of the cache's templates,
-y being the vertical axis.  Candidates: the lip-region vertices on the mesh's open boundary (edges
-used by one triangle: the mouth slit) when the cache has faces and at least two such vertices lie
-on each side of their median height; otherwise every lip-region vertex.  Split the candidates at
-their median height; for each target x in centre + (-0.1, 0, +0.1) x width (centre: median x of
-the lip region; width: its 5th-95th percentile range of x), the upper point is the candidate above
-the split minimising |x - target| + (y - split) and the lower point the candidate below minimising
-|x - target| + (split - y) (ties: lowest id; repeated pairs kept once).
+Rule ``template-lip-region-v1``: :mod:`histalk_bench.metrics.lip_pairs` (mouth slit of the mesh, else
+the crease where closed lips meet on the centre line, else the lip region's median height), on the
+mean of the cache's templates.
 """
 
 from __future__ import annotations
@@ -27,11 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .lip_pairs import select_lip_pairs
+
 MOUTH_VERSION = "1.0"
 PAIR_RULE = "template-lip-region-v1"
 FLAME_RULE = "flame-68-inner-lips"
 FLAME_INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
-TARGET_OFFSETS = (-0.1, 0.0, 0.1)
 
 
 @dataclass
@@ -55,49 +51,6 @@ class MouthPoints:
     def info(self) -> dict:
         return {"source": self.source, "sha256": self.sha256, "n_pairs": int(self.upper_ids.shape[0]),
                 "version": MOUTH_VERSION}
-
-
-def boundary_vertices(faces: np.ndarray) -> np.ndarray:
-    """Sorted ids of vertices on edges used by exactly one triangle of ``faces`` (F, 3)."""
-    faces = np.asarray(faces, dtype=np.int64)
-    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
-    unique, counts = np.unique(edges, axis=0, return_counts=True)
-    return np.unique(unique[counts == 1])
-
-
-def _candidates(template: np.ndarray, lip_ids: np.ndarray, faces: np.ndarray | None) -> np.ndarray:
-    """Lip-region vertices on the mouth slit when there is one (module docstring), else all of them."""
-    if faces is None or len(faces) == 0:
-        return lip_ids
-    on_boundary = np.intersect1d(lip_ids, boundary_vertices(faces))
-    heights = template[on_boundary, 1]
-    if on_boundary.size < 4 or min((heights > np.median(heights)).sum(), (heights <= np.median(heights)).sum()) < 2:
-        return lip_ids
-    return on_boundary
-
-
-def select_lip_pairs(template: np.ndarray, lip_ids: np.ndarray, faces: np.ndarray | None = None) -> np.ndarray:
-    """(P, 2) int64 (upper id, lower id) by rule ``template-lip-region-v1`` (module docstring)."""
-    template = np.asarray(template, dtype=np.float64)
-    lip_ids = np.unique(np.asarray(lip_ids, dtype=np.int64))
-    region = template[lip_ids]
-    centre = np.median(region[:, 0])
-    width = np.percentile(region[:, 0], 95) - np.percentile(region[:, 0], 5)
-    ids = _candidates(template, lip_ids, faces)
-    points = template[ids]
-    split = np.median(points[:, 1])
-    above, below = points[:, 1] > split, points[:, 1] <= split
-    if not above.any() or not below.any():
-        raise ValueError("the lip region has no vertices above or below its median height")
-    pairs = []
-    for offset in TARGET_OFFSETS:
-        target = centre + offset * width
-        cost_up = np.abs(points[:, 0] - target) + (points[:, 1] - split)
-        cost_down = np.abs(points[:, 0] - target) + (split - points[:, 1])
-        upper = ids[np.flatnonzero(above)[np.argmin(cost_up[above])]]
-        lower = ids[np.flatnonzero(below)[np.argmin(cost_down[below])]]
-        pairs.append((int(upper), int(lower)))
-    return np.asarray(list(dict.fromkeys(pairs)), dtype=np.int64)
 
 
 def pairs_digest(pairs: np.ndarray, rule: str = PAIR_RULE) -> str:
