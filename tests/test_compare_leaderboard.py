@@ -107,3 +107,26 @@ def test_compare_on_the_synthetic_corpus_reports_phonetic_metrics(vocaset_cache,
     table = (tmp_path / "cmp" / "leaderboard.md").read_text().split("## Phonetic metrics")[1]
     rows = [line for line in table.splitlines() if line.startswith(("| static", "| mean"))]
     assert len(rows) == 2 and all(row.count("absent") <= 2 for row in rows)  # offset (and a class never spoken)
+
+
+def test_scores_written_before_the_phonetic_metrics_still_rebuild(cache_path, tmp_path):
+    """An older scores.json (only lve/fdd/mve/lrp, no lip_pairs region) mixes with a new one without false warnings."""
+    from histalk_bench.evaluate.leaderboard import load_scores
+
+    run_compare(["static", "mean"], cache_path, "test", tmp_path / "cmp")
+    old_path = tmp_path / "cmp" / "mean" / "scores.json"
+    old = json.loads(old_path.read_text())
+    core = ("lve", "fdd", "mve", "lrp")
+    for key in ("metrics", "ci95", "display_scale", "higher_is_better", "metric_versions"):
+        old[key] = {k: v for k, v in old[key].items() if k in core}
+    old["statistics"] = {k: v for k, v in old["statistics"].items() if k in ("frames", "lve_sum", "fdd", "mve_sum", "n_vertices", "lrp_hits")}
+    old["regions"].pop("lip_pairs", None)
+    for key in ("phonetic", "metric_info"):
+        old.pop(key)
+    old_path.write_text(json.dumps(old))
+    csv_path, md_path, _ = rebuild_leaderboard([tmp_path / "cmp"], phonetic=True)
+    text = md_path.read_text()
+    assert "WARNING" not in text and "Paired bootstrap" in text
+    mean_row = next(line for line in text.split("## Phonetic metrics")[1].splitlines() if line.startswith("| mean"))
+    assert mean_row.count("absent") == 9  # every phonetic column
+    assert {s["model"] for s in load_scores([old_path])} == {"mean"}
