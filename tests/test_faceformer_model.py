@@ -16,7 +16,7 @@ torch.set_num_threads(1)
 
 def _model(**overrides):
     torch.manual_seed(0)
-    values = dict(n_vertices=20, speakers=("A", "B", "C"), d_model=16, period=30)
+    values = dict(n_vertices=20, speakers=("A", "B", "C"), d_model=16, period=30, audio_encoder="tiny")
     values.update(overrides)
     return FaceFormer(FaceFormerConfig(**values)).eval()
 
@@ -100,7 +100,8 @@ def test_official_checkpoint_loads_with_renamed_weight_norm(tmp_path, vocaset_ca
             torch.testing.assert_close(predictor.model.state_dict()[key], value)
         ref = cache.sequences("test")[0]
         out = predictor.predict(cache, ref)
-        assert len(out) == 8 and next(iter(out.values())).shape == (ref.n_frames, n_vertices, 3)
+        n_official = predictor.model.frames_for_audio(len(cache.audio(ref.subject, ref.sentence)))
+        assert len(out) == 8 and next(iter(out.values())).shape == (n_official, n_vertices, 3)
 
         wrong = _official_like_state(_model(n_vertices=n_vertices + 1, speakers=tuple("abcdef"), d_model=16, period=25))
         torch.save(wrong, tmp_path / "biwi.pth")
@@ -115,7 +116,8 @@ def test_official_checkpoint_loads_with_renamed_weight_norm(tmp_path, vocaset_ca
 def test_short_training_lowers_the_loss(vocaset_cache, tmp_path):
     from histalk_bench.models.faceformer.api import train
 
-    train(vocaset_cache, tmp_path / "run", epochs=3, lr=1e-3, teacher_forcing=True, progress=False, d_model=16)
+    train(vocaset_cache, tmp_path / "run", epochs=3, lr=1e-3, teacher_forcing=True, progress=False, d_model=16,
+          audio_encoder="tiny")
     history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     config = json.loads((tmp_path / "run" / "config.json").read_text())
@@ -177,7 +179,8 @@ def test_run_checkpoint_loads_by_run_dir_and_as_checkpoint(vocaset_cache, tmp_pa
     from histalk_bench.cache import Cache
     from histalk_bench.models.faceformer.api import load_predictor, train
 
-    run = train(vocaset_cache, tmp_path / "run", epochs=1, teacher_forcing=True, progress=False, d_model=8)
+    run = train(vocaset_cache, tmp_path / "run", epochs=1, teacher_forcing=True, progress=False, d_model=8,
+                audio_encoder="tiny")
     with Cache(vocaset_cache) as cache:
         by_run = load_predictor(cache, run_dir=run, device="cpu")
         by_file = load_predictor(cache, checkpoint=run / "best.pt", device="cpu")

@@ -15,13 +15,17 @@ import click
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="predictions .h5 (or .npy with --audio).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--wav2vec2-model", default=None, help="Local wav2vec2 folder for features computed on the fly (same weights as training).")
-def predict(model, run_dir, checkpoint, data, split, audio, template, condition, out, device, wav2vec2_model):
+@click.option("--frames", type=click.Choice(["audio", "gt"]), default=None,
+              help="faceformer: frame count from the audio as the official test (default) or the ground truth's.")
+def predict(model, run_dir, checkpoint, data, split, audio, template, condition, out, device, wav2vec2_model, frames):
     """Write predicted vertices in the predictions format that `evaluate` reads."""
     from ..cache import Cache
     from ..common.errors import UserError
     from ..predict.split import predict_split
 
     if audio:
+        if frames == "gt":
+            raise UserError("--frames gt needs a split (new audio has no ground truth)")
         from ..predict.audio import predict_audio
 
         path = predict_audio(model, audio, template, out, data=data, run_dir=run_dir, checkpoint=checkpoint,
@@ -32,6 +36,8 @@ def predict(model, run_dir, checkpoint, data, split, audio, template, condition,
         raise UserError("--data CACHE.h5 is required unless --audio is given")
     with Cache(data) as cache:
         extra = {"wav2vec2_model": wav2vec2_model} if wav2vec2_model else {}
+        if frames:
+            extra["frames"] = frames
         path, n = predict_split(model, cache, split, out, run_dir=run_dir, checkpoint=checkpoint, device=device,
                                 options=extra)
     click.echo(f"wrote {path} ({n} sequences)")

@@ -29,8 +29,12 @@ def _parse_value(text: str):
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile (GPU only).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Any model/training option, e.g. --set levels='[\"frame\",\"word\"]' --set use_cmg=false --set combine=d_only.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(model, data, out, epochs, batch_size, lr, seed, device, features, units, resume, amp, compile_, overrides, quiet):
+@click.option("--wav2vec2-model", default=None,
+              help="FaceFormer: folder (or hub id) of the pretrained wav2vec2 weights (default facebook/wav2vec2-base-960h).")
+@click.option("--allow-download", is_flag=True, help="FaceFormer: let the wav2vec2 weights be downloaded from the hub.")
+@click.option("--quiet", is_flag=True, help="No progress (bar on a terminal, log lines otherwise).")
+def train(model, data, out, epochs, batch_size, lr, seed, device, features, units, resume, amp, compile_, overrides,
+          wav2vec2_model, allow_download, quiet):
     """Train MODEL (histalk, faceformer) and write RUN_DIR/{config.json,history.jsonl,best.pt,last.pt}.
 
     Multi-GPU: torchrun --nproc_per_node N $(which histalk-bench) train ... (no code changes).
@@ -42,7 +46,8 @@ def train(model, data, out, epochs, batch_size, lr, seed, device, features, unit
     if not entry.trainable:
         raise UserError(f"model '{model}' is not trainable (it predicts from the cache alone)")
     options = {"seed": seed, "device": device, "resume": resume, "amp": amp, "compile": compile_, "progress": not quiet}
-    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("features", features), ("units", units)):
+    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("features", features), ("units", units),
+                       ("wav2vec2_model", wav2vec2_model), ("allow_download", allow_download or None)):
         if value is not None:
             options[key] = value
     for item in overrides:

@@ -9,7 +9,8 @@ A model plugs in through a :class:`TrainTask`::
 
 ``fit`` handles seeding (deterministic on CPU), padding/masking through ``collate``, Adam,
 optional AMP and ``torch.compile`` on GPU, checkpoints with resume, validation loss and LVE
-each epoch, early stopping, a progress bar, and DistributedDataParallel when launched by
+each epoch, early stopping, progress inside each epoch (a bar on a terminal, a line every
+``log_every`` steps otherwise, with steps/s and time left), and DistributedDataParallel when launched by
 ``torchrun`` (WORLD_SIZE > 1) without code changes.  Checkpoints are plain state dicts and
 JSON-able values, loaded with ``torch.load(..., weights_only=True)``.
 
@@ -25,14 +26,14 @@ import json
 import math
 import os
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
 import torch
 
-from ..common.progress import progress_bar
+from ..common.progress import Progress
 
 
 @dataclass
@@ -53,6 +54,7 @@ class TrainOptions:
     max_frames: int | None = None
     find_unused_parameters: bool = False  # DDP: set when some parameters get no gradient in a step
     save_every: int = 1  # write last.pt/best.pt every N epochs (and always at the end)
+    log_every: int = 0  # progress lines every N steps when not on a terminal (0: about 10 per epoch)
 
 
 class TrainTask(Protocol):
@@ -102,11 +104,20 @@ def _distributed() -> tuple[bool, int, int]:
     return True, dist.get_rank(), world
 
 
-def fit(task: TrainTask, train_set, val_set, out_dir: str | os.PathLike, options: TrainOptions,
-        collate: Callable) -> list[dict]:
-    """Train ``task.model``; returns the per-epoch history (also in history.jsonl)."""
-    distributed, rank, world = _distributed()
-    out_dir = Path(out_dir)
+@dataclass
+class _RunState:
+    """What carries from epoch to epoch (and through last.pt to a resumed run)."""
+
+    start_epoch: int = 0
+    best: float = math.inf
+    stale: int = 0
+    history: list = field(default_factory=list)
+    best_state: dict | None = None  # best weights not yet written to best.pt
+
+
+def _setup(options: TrainOptions, out_dir: Path) -> tuple[bool, int, torch.device]:
+    """Process group, seeds and device; returns (distributed, rank, device)."""
+    distributed, rank, _world = _distributed()
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(options.seed + rank)
@@ -116,29 +127,30 @@ def fit(task: TrainTask, train_set, val_set, out_dir: str | os.PathLike, options
         torch.cuda.set_device(device)
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
+    return distributed, rank, device
 
-    model = task.model.to(device)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=options.lr,
-                                 weight_decay=options.weight_decay)
-    start_epoch, best, stale, history = 0, math.inf, 0, []
-    last_path = out_dir / "last.pt"
-    if options.resume and last_path.exists():
-        state = load_checkpoint(last_path, map_location=device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch, best, stale = int(state["epoch"]) + 1, float(state["best"]), int(state["stale"])
-        history = json.loads(state["history"])
-        torch.set_rng_state(state["rng"].cpu())
 
-    train_model = model
+def _resume(model, optimizer, path: Path, device) -> _RunState:
+    """Model, optimizer and RNG state from last.pt; the epoch counters and history it holds."""
+    state = load_checkpoint(path, map_location=device)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"].cpu())
+    return _RunState(int(state["epoch"]) + 1, float(state["best"]), int(state["stale"]), json.loads(state["history"]))
+
+
+def _wrap(model, options: TrainOptions, distributed: bool, device):
+    """The module the training steps call: DDP and/or torch.compile around ``model`` when asked."""
     if distributed:
-        train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
-                                                              find_unused_parameters=options.find_unused_parameters)
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
+                                                          find_unused_parameters=options.find_unused_parameters)
     if options.compile and device.type == "cuda":
-        train_model = torch.compile(train_model)
-    use_amp = options.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+        model = torch.compile(model)
+    return model
 
+
+def _loaders(train_set, val_set, options: TrainOptions, collate: Callable, distributed: bool):
+    """(train loader, validation loader or None, distributed sampler or None, shuffle generator)."""
     sampler = torch.utils.data.DistributedSampler(train_set, shuffle=True, seed=options.seed) if distributed else None
     generator = torch.Generator().manual_seed(options.seed)
     train_loader = torch.utils.data.DataLoader(train_set, batch_size=options.batch_size, shuffle=sampler is None,
@@ -146,64 +158,112 @@ def fit(task: TrainTask, train_set, val_set, out_dir: str | os.PathLike, options
                                                generator=generator)
     val_loader = torch.utils.data.DataLoader(val_set, batch_size=options.batch_size, shuffle=False, collate_fn=collate,
                                              num_workers=options.num_workers) if val_set is not None and len(val_set) else None
-    best_state = None  # best weights not yet written to best.pt
-    if rank == 0:  # history.jsonl restarts, or continues from the resumed checkpoint's epochs
-        (out_dir / "history.jsonl").write_text("".join(json.dumps(record) + "\n" for record in history))
-        (out_dir / "config.json").write_text(json.dumps({"task": task.run_config(), "train": asdict(options)}, indent=1, default=str))
+    return train_loader, val_loader, sampler, generator
 
-    epochs = progress_bar(range(start_epoch, options.epochs), desc="train", total=options.epochs - start_epoch,
-                          enabled=options.progress and rank == 0)
-    for epoch in epochs:
+
+class _Stepper:
+    """One optimisation step (autocast, backward, optional clipping, optimizer/scaler step)."""
+
+    def __init__(self, task: TrainTask, model, train_model, options: TrainOptions, device):
+        self.task, self.model, self.train_model, self.options, self.device = task, model, train_model, options, device
+        self.optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=options.lr,
+                                          weight_decay=options.weight_decay)
+        self.use_amp = options.amp and device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+
+    def __call__(self, batch: dict) -> dict[str, float]:
+        batch = to_device(batch, self.device)
+        with torch.autocast(self.device.type, enabled=self.use_amp):
+            loss, logs = self.task.loss(self.train_model, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.options.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.options.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return {"loss": float(loss.detach()), **logs}
+
+
+def _train_epoch(step: _Stepper, loader, epoch: int, options: TrainOptions, show: bool) -> dict[str, float]:
+    """One pass over ``loader`` with progress inside the epoch; mean of each logged value."""
+    step.train_model.train()
+    totals: dict[str, float] = {}
+    n_batches = 0
+    with Progress(len(loader), f"train epoch {epoch + 1}/{options.epochs}", enabled=show,
+                  every=options.log_every or None) as progress:
+        for batch in loader:
+            logs = step(batch)
+            n_batches += 1
+            for key, value in logs.items():
+                totals[key] = totals.get(key, 0.0) + value
+            progress.update(loss=totals["loss"] / n_batches)
+    return {f"train_{k}": v / max(1, n_batches) for k, v in totals.items()}
+
+
+def _checkpoint(task: TrainTask, step: _Stepper, run: _RunState, epoch: int, improved: bool, final: bool,
+                out_dir: Path) -> None:
+    """Keep the best weights; write best.pt and last.pt every ``save_every`` epochs and at the end."""
+    model, options = step.model, step.options
+    if improved:
+        run.best_state = {"model": {k: v.detach().clone() for k, v in model.state_dict().items()}, "epoch": epoch,
+                          "config": json.dumps(task.run_config(), default=str)}
+    if final or (epoch + 1) % max(1, options.save_every) == 0:
+        if run.best_state is not None:
+            _save(run.best_state, out_dir / "best.pt")
+            run.best_state = None
+        _save({"model": model.state_dict(), "optimizer": step.optimizer.state_dict(), "epoch": epoch, "best": run.best,
+               "stale": run.stale, "history": json.dumps(run.history), "rng": torch.get_rng_state(),
+               "config": json.dumps(task.run_config(), default=str)}, out_dir / "last.pt")
+
+
+def _start_run_folder(task: TrainTask, options: TrainOptions, out_dir: Path, history: list) -> None:
+    """history.jsonl restarts, or continues from the resumed checkpoint's epochs; config.json."""
+    (out_dir / "history.jsonl").write_text("".join(json.dumps(record) + "\n" for record in history))
+    (out_dir / "config.json").write_text(json.dumps({"task": task.run_config(), "train": asdict(options)}, indent=1, default=str))
+
+
+def fit(task: TrainTask, train_set, val_set, out_dir: str | os.PathLike, options: TrainOptions,
+        collate: Callable) -> list[dict]:
+    """Train ``task.model``; returns the per-epoch history (also in history.jsonl)."""
+    out_dir = Path(out_dir)
+    distributed, rank, device = _setup(options, out_dir)
+    model = task.model.to(device)
+    step = _Stepper(task, model, None, options, device)
+    run = _RunState()
+    if options.resume and (out_dir / "last.pt").exists():
+        run = _resume(model, step.optimizer, out_dir / "last.pt", device)
+    step.train_model = _wrap(model, options, distributed, device)
+    train_loader, val_loader, sampler, generator = _loaders(train_set, val_set, options, collate, distributed)
+    if rank == 0:
+        _start_run_folder(task, options, out_dir, run.history)
+    show = options.progress and rank == 0
+    epochs = Progress(options.epochs - run.start_epoch, "train", "epoch", enabled=show, every=1, leave=True)
+    for epoch in range(run.start_epoch, options.epochs):
         if sampler is not None:
             sampler.set_epoch(epoch)
         generator.manual_seed(epoch_seed(options.seed, epoch))  # shuffle order depends on (seed, epoch) only: exact resume
-        train_model.train()
-        totals: dict[str, float] = {}
-        n_batches = 0
-        for batch in train_loader:
-            batch = to_device(batch, device)
-            with torch.autocast(device.type, enabled=use_amp):
-                loss, logs = task.loss(train_model, batch)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if options.grad_clip:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            n_batches += 1
-            for key, value in {"loss": float(loss.detach()), **logs}.items():
-                totals[key] = totals.get(key, 0.0) + value
-        record = {"epoch": epoch, **{f"train_{k}": v / max(1, n_batches) for k, v in totals.items()}}
+        record = {"epoch": epoch, **_train_epoch(step, train_loader, epoch, options, show)}
         if val_loader is not None:
             record.update(_validate(task, model, val_loader, device))
         monitored = record.get("val_loss", record.get("train_loss", math.inf))
-        improved = monitored < best
-        best, stale = (monitored, 0) if improved else (best, stale + 1)
-        history.append(record)
-        stop = bool(options.patience) and stale >= options.patience
+        improved = monitored < run.best
+        run.best, run.stale = (monitored, 0) if improved else (run.best, run.stale + 1)
+        run.history.append(record)
+        stop = bool(options.patience) and run.stale >= options.patience
         if rank == 0:
-            if improved:
-                best_state = {"model": {k: v.detach().clone() for k, v in model.state_dict().items()}, "epoch": epoch,
-                              "config": json.dumps(task.run_config(), default=str)}
-            if stop or epoch == options.epochs - 1 or (epoch + 1) % max(1, options.save_every) == 0:
-                if best_state is not None:
-                    _save(best_state, out_dir / "best.pt")
-                    best_state = None
-                _save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best": best,
-                       "stale": stale, "history": json.dumps(history), "rng": torch.get_rng_state(),
-                       "config": json.dumps(task.run_config(), default=str)}, last_path)
+            _checkpoint(task, step, run, epoch, improved, stop or epoch == options.epochs - 1, out_dir)
             with open(out_dir / "history.jsonl", "a") as handle:
                 handle.write(json.dumps(record) + "\n")
-            if hasattr(epochs, "set_postfix"):
-                epochs.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("train_loss", "val_loss", "val_lve")})
+        epochs.update(**{k: v for k, v in record.items() if k in ("train_loss", "val_loss", "val_lve")})
         if stop:
             break
+    epochs.close()
     if distributed:
         import torch.distributed as dist
 
         dist.barrier()
-    return history
+    return run.history
 
 
 def _save(state: dict, path: Path) -> None:

@@ -38,5 +38,5 @@ def predict_split(model: str, cache: Cache, split: str, out: str | os.PathLike, 
         raise UserError(f"no sequences in split '{split}'", cache.path)
     predictor = entry.load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device, **(options or {}))
     meta = {"run": str(run_dir) if run_dir else None, "checkpoint": str(checkpoint) if checkpoint else None,
-            "split": split}
+            "split": split, **getattr(predictor, "settings", {})}
     return predict_refs(predictor, cache, refs, out, meta=meta, progress=progress), len(refs)

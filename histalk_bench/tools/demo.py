@@ -67,7 +67,9 @@ def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = 
         entry = MODELS.get(name)
         if entry.trainable:
             train_options = options.options_for(name)
-            start = _stage(f"training {name} for {train_options['epochs']} epochs")
+            note = (" (tiny random-weight wav2vec2 and teacher forcing: the CPU demo configuration, not the paper's)"
+                    if name == "faceformer" and train_options.get("audio_encoder") == "tiny" else "")
+            start = _stage(f"training {name} for {train_options['epochs']} epochs{note}")
             runs[name] = Path(entry.train(cache_path, out / "runs" / name, **train_options))
             timings[f"train_{name}_s"] = time.perf_counter() - start
 

@@ -12,12 +12,12 @@ import torch
 
 from ...cache import Cache, SequenceRef
 from ...common.errors import UserError
+from ...common.progress import Progress
 from ...features.wav2vec2 import normalise
 from ..base import ModelEntry
 from ..training import TrainOptions, fit, resolve_device
 from .checkpoint import config_from_official, read_saved, rename_weight_norm
 from .model import FaceFormer, FaceFormerConfig
-
 
 
 def protocol_speakers(cache: Cache) -> tuple[str, ...]:
@@ -93,24 +93,38 @@ class FaceFormerTask:
         return {"model": "faceformer", "faceformer": self.model.config.to_dict()}
 
 
-def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_encoder: str = "tiny",
-          d_model: int | None = None, teacher_forcing: bool = False, features: str | None = None, **options) -> Path:
-    """Autoregressive MSE training with Adam (1e-4 by default) through the shared loop; batch size 1.
+AUDIO_ENCODERS = ("base", "tiny", "base-random")
 
-    ``audio_encoder``: 'tiny' (random init, quick CPU runs), 'base' (pretrained wav2vec2-base-960h
-    from the local Hugging Face cache: the original setting), 'base-random' (base-sized, random init)
-    or a folder with pretrained wav2vec2 weights. ``teacher_forcing=True`` feeds ground-truth
-    previous frames (fast); the default feeds back the model's own outputs as the original does.
-    ``features`` is ignored (FaceFormer encodes raw audio). The training subjects (one-hot order)
-    are stored in the run config.
-    """
-    if audio_encoder not in ("tiny", "base", "base-random") and not Path(audio_encoder).expanduser().is_dir():
-        raise UserError(f"audio_encoder must be tiny, base, base-random or a wav2vec2 folder, not '{audio_encoder}'")
+
+def _train_options(options: dict) -> TrainOptions:
+    """The paper's optimisation unless overridden: 100 epochs, Adam 1e-4, batch 1, no early
+    stopping, no gradient clipping."""
     unknown = set(options) - set(TrainOptions.__dataclass_fields__)
     if unknown:
         raise UserError(f"unknown faceformer option(s): {', '.join(sorted(unknown))}")
-    # the original: 100 epochs, Adam 1e-4, batch 1, no early stopping, no gradient clipping
-    train_options = TrainOptions(**{"epochs": 100, "lr": 1e-4, "patience": 0, "grad_clip": 0.0, **options, "batch_size": 1})
+    return TrainOptions(**{"epochs": 100, "lr": 1e-4, "patience": 0, "grad_clip": 0.0, **options, "batch_size": 1})
+
+
+def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_encoder: str = "base",
+          wav2vec2_model: str | None = None, allow_download: bool = False, d_model: int | None = None,
+          teacher_forcing: bool = False, **options) -> Path:
+    """Train FaceFormer as the paper does by default: pretrained wav2vec2-base-960h encoder (CNN
+    frozen), autoregressive MSE, Adam 1e-4, 100 epochs, batch size 1, no early stopping.
+
+    ``audio_encoder``: 'base' (pretrained weights from ``wav2vec2_model`` -- a folder or hub id,
+    default facebook/wav2vec2-base-960h -- found locally, or downloaded with ``allow_download``),
+    'tiny' (random init: the CPU demo configuration, not the paper's), 'base-random' (base-sized,
+    random init) or a folder with pretrained wav2vec2 weights.  ``teacher_forcing=True`` feeds
+    ground-truth previous frames (fast; not the paper's).  The training subjects (one-hot order)
+    and the encoder's source are stored in the run config.
+    """
+    if "features" in options:
+        raise UserError("faceformer encodes raw audio: --features does not apply to it")
+    if audio_encoder not in AUDIO_ENCODERS and not Path(audio_encoder).expanduser().is_dir():
+        raise UserError(f"audio_encoder must be base, tiny, base-random or a wav2vec2 folder, not '{audio_encoder}'")
+    if wav2vec2_model is not None and audio_encoder != "base":
+        raise UserError(f"--wav2vec2-model gives pretrained weights for audio_encoder=base, not '{audio_encoder}'")
+    train_options = _train_options(options)
     cache = Cache(cache_path)
     if not cache.sequences("train"):
         raise UserError("no training sequences (split 'train')", cache_path)
@@ -118,9 +132,10 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_en
     biwi = cache.dataset == "biwi"
     config = FaceFormerConfig(n_vertices=cache.n_vertices, speakers=speakers, d_model=d_model or (128 if biwi else 64),
                               period=int(round(cache.fps)), fps=cache.fps, tokens_per_frame=2 if biwi else 1,
-                              audio_encoder=audio_encoder, teacher_forcing=teacher_forcing)
+                              audio_encoder=audio_encoder, teacher_forcing=teacher_forcing,
+                              wav2vec2_model=wav2vec2_model if audio_encoder == "base" else None)
     torch.manual_seed(train_options.seed)
-    model = FaceFormer(config)
+    model = FaceFormer(config, allow_download=allow_download)
     # the encoder's shape goes into the run config: prediction rebuilds it without the pretrained weights
     model.config.encoder_config = json.loads(model.audio_encoder.config.to_json_string())
     lip = cache.regions().get("lip")
@@ -129,36 +144,58 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_en
     return Path(out_dir)
 
 
+FRAMES = ("audio", "gt")
+
+
 class FaceFormerPredictor:
-    """Autoregressive inference; unseen subjects get one prediction per training-speaker condition."""
+    """Autoregressive inference as the official ``test()``: unseen subjects get one prediction per
+    training-speaker condition; the frame count comes from the audio (``frames='audio'``) or is
+    the ground truth's (``frames='gt'``)."""
 
     name = "faceformer"
 
-    def __init__(self, model: FaceFormer, device: torch.device):
+    def __init__(self, model: FaceFormer, device: torch.device, frames: str = "audio", progress: bool = False):
+        if frames not in FRAMES:
+            raise UserError(f"--frames must be 'audio' (the official test) or 'gt' (ground-truth length), not '{frames}'")
         self.model = model.eval().to(device)
         self.config = model.config
         self.device = device
+        self.frames = frames
+        self.progress = progress
 
-    def motion(self, audio_16k: np.ndarray, n_frames: int, speaker: int) -> np.ndarray:
-        """(T', V, 3) displacements for normalised audio; T' = frames the audio covers."""
+    @property
+    def settings(self) -> dict:
+        """What decides the predictions beyond the weights (recorded in the predictions' meta)."""
+        return {"frames": self.frames, "decoding": "autoregressive, cached keys/values"}
+
+    def motion(self, audio_16k: np.ndarray, n_frames: int | None, conditions: list[int]) -> np.ndarray:
+        """(C, T', V, 3) displacements for 16 kHz audio, one per speaker condition; T' = ``n_frames``
+        (None: the count the official ``predict`` derives from the audio) or the frames the audio covers."""
         audio = torch.from_numpy(normalise(audio_16k))[None].to(self.device)
         with torch.no_grad():
-            out = self.model(audio, torch.tensor([speaker], device=self.device), n_frames)
-        return out[0].view(out.shape[1], -1, 3).cpu().numpy()
+            try:
+                memory, usable = self.model.encode_audio(audio, n_frames)
+            except ValueError as exc:
+                raise UserError(f"audio too short for FaceFormer ({exc})") from None
+            style = self.model.style(torch.tensor(conditions, device=self.device))
+            with Progress(usable, "faceformer", "frame", enabled=self.progress) as progress:
+                out = self.model.generate(memory, style, usable, on_step=lambda _t: progress.update())
+        return out.view(len(conditions), usable, -1, 3).cpu().numpy()
 
     def predict(self, cache: Cache, ref: SequenceRef) -> dict:
         audio, template = cache.audio(ref.subject, ref.sentence), cache.template(ref.subject)
+        n_frames = ref.n_frames if self.frames == "gt" else None
         speakers = self.config.speakers
         if ref.subject in speakers:
-            return {None: template[None] + self.motion(audio, ref.n_frames, speakers.index(ref.subject))}
-        return {name: template[None] + self.motion(audio, ref.n_frames, i) for i, name in enumerate(speakers)}
+            return {None: template[None] + self.motion(audio, n_frames, [speakers.index(ref.subject)])[0]}
+        motion = self.motion(audio, n_frames, list(range(len(speakers))))
+        return {name: template[None] + motion[i] for i, name in enumerate(speakers)}
 
     def predict_audio(self, audio_16k: np.ndarray, template: np.ndarray, condition: str | None = None) -> np.ndarray:
         speakers = self.config.speakers
         if condition is not None and condition not in speakers:
             raise UserError(f"unknown condition '{condition}' (training speakers: {', '.join(speakers)})")
-        n_frames = self.model.frames_for_audio(len(audio_16k))
-        return template[None] + self.motion(audio_16k, n_frames, speakers.index(condition) if condition else 0)
+        return template[None] + self.motion(audio_16k, None, [speakers.index(condition) if condition else 0])[0]
 
 
 def load_model(run_dir=None, checkpoint=None, speakers: tuple[str, ...] = ()) -> FaceFormer:
@@ -190,15 +227,25 @@ def load_model(run_dir=None, checkpoint=None, speakers: tuple[str, ...] = ()) ->
     return model
 
 
-def load_predictor(cache: Cache, run_dir=None, checkpoint=None, device: str = "auto", **options) -> FaceFormerPredictor:
+def _prediction_options(options: dict) -> None:
+    if "wav2vec2_model" in options:
+        raise UserError("--wav2vec2-model does not apply to faceformer predictions (the checkpoint holds the encoder weights)")
+    if options:
+        raise UserError(f"unknown faceformer prediction option(s): {', '.join(sorted(options))}")
+
+
+def load_predictor(cache: Cache, run_dir=None, checkpoint=None, device: str = "auto", frames: str = "audio",
+                   progress: bool = False, **options) -> FaceFormerPredictor:
+    """A predictor for the cache's sequences; ``frames``: 'audio' (the official test) or 'gt'."""
     from ...datasets.splits import BIWI_TRAIN, VOCASET_TRAIN
 
+    _prediction_options(options)
     official = tuple(BIWI_TRAIN if cache.dataset == "biwi" else VOCASET_TRAIN)
     model = load_model(run_dir, checkpoint, speakers=official)
     if model.config.n_vertices != cache.n_vertices:
         raise UserError(f"checkpoint predicts {model.config.n_vertices} vertices but the cache ({cache.dataset}) has "
                         f"{cache.n_vertices}: wrong dataset?", checkpoint or run_dir)
-    return FaceFormerPredictor(model, resolve_device(device))
+    return FaceFormerPredictor(model, resolve_device(device), frames=frames, progress=progress)
 
 
 class FaceFormerEntry(ModelEntry):
@@ -212,6 +259,6 @@ class FaceFormerEntry(ModelEntry):
         return load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device, **options)
 
     def load_audio_predictor(self, run_dir=None, checkpoint=None, device="auto", **options) -> FaceFormerPredictor:
-        if options:
-            raise UserError(f"unknown faceformer prediction option(s): {', '.join(sorted(options))}")
-        return FaceFormerPredictor(load_model(run_dir, checkpoint), resolve_device(device))
+        """Frames from the audio, as the official ``predict``; progress per frame."""
+        _prediction_options(options)
+        return FaceFormerPredictor(load_model(run_dir, checkpoint), resolve_device(device), progress=True)

@@ -29,12 +29,15 @@ class PeriodicPositionalEncoding(nn.Module):
         repeats = -(-length // period)
         return one.repeat(repeats, 1)[:length][None]
 
+    def encoding(self, n: int) -> torch.Tensor:
+        """(n, d) encodings of positions 0..n-1 (the buffer, tiled beyond its length)."""
+        pe = self.pe[0]
+        if n > pe.shape[0]:
+            pe = pe.repeat(-(-n // pe.shape[0]), 1)
+        return pe[:n]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n = x.shape[1]
-        pe = self.pe
-        if n > pe.shape[1]:
-            pe = pe.repeat(1, -(-n // pe.shape[1]), 1)
-        return self.dropout(x + pe[:, :n].to(x.dtype))
+        return self.dropout(x + self.encoding(x.shape[1]).to(x.dtype)[None])
 
 
 def alibi_slopes(n_heads: int) -> torch.Tensor:

@@ -5,11 +5,15 @@ transformer_decoder) so official checkpoints load unchanged (but for weight-norm
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...common.errors import UserError
+from .incremental import IncrementalDecoder
 from .masks import PeriodicPositionalEncoding, biased_causal_mask, memory_mask
 
 TINY_ENCODER = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
@@ -25,10 +29,12 @@ class FaceFormerConfig:
     fps: float = 30.0
     tokens_per_frame: int = 1  # 1: audio interpolated to the frame rate (VOCASET); 2: BIWI
     n_heads: int = 4
-    audio_encoder: str = "tiny"  # 'tiny' (random init), 'base' (pretrained wav2vec2-base-960h, local),
-    # 'base-random' (Wav2Vec2Config defaults, random init) or a folder with pretrained weights
+    audio_encoder: str = "base"  # 'base' (pretrained wav2vec2-base-960h: the paper), 'tiny' (random init,
+    # the CPU demo), 'base-random' (Wav2Vec2Config defaults, random init) or a folder with pretrained weights
     encoder_config: dict | None = None
     teacher_forcing: bool = False  # the original trains autoregressively
+    wav2vec2_model: str | None = None  # audio_encoder 'base': folder or hub id of the weights (None: the default)
+    wav2vec2_weights: str = ""  # fingerprint of the pretrained weights used (folder) or the hub commit
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -40,9 +46,38 @@ class FaceFormerConfig:
         return cls(**values)
 
 
-def build_audio_encoder(config: FaceFormerConfig):
+def missing_base_weights(model: str) -> str:
+    """The one-line error when the paper's pretrained encoder is not available offline."""
+    folder = model.rsplit("/", 1)[-1]
+    return (f"FaceFormer's audio encoder is pretrained {model} (the paper's setting) and its weights are not "
+            f"available here: on a machine with network run 'hf download {model} --local-dir {folder}' and pass "
+            f"--wav2vec2-model PATH/{folder} (or use --allow-download); --set audio_encoder=tiny is the CPU demo "
+            f"configuration (random weights, not the paper's)")
+
+
+def _pretrained_encoder(config: FaceFormerConfig, allow_download: bool):
+    """Pretrained weights for 'base' (``config.wav2vec2_model`` or the default hub id) or a folder;
+    records their fingerprint (folder) or hub commit in ``config.wav2vec2_weights``."""
+    from ...features.wav2vec2 import DEFAULT_MODEL, load_wav2vec2, weights_fingerprint
+
+    source = (config.wav2vec2_model or DEFAULT_MODEL) if config.audio_encoder == "base" else config.audio_encoder
+    folder = Path(source).expanduser()
+    if folder.exists():
+        encoder = load_wav2vec2(str(folder))
+        config.wav2vec2_weights = weights_fingerprint(folder) if folder.is_dir() else ""
+        return encoder
+    try:
+        encoder = load_wav2vec2(source, allow_download=allow_download)
+    except UserError:
+        raise UserError(missing_base_weights(source)) from None
+    config.wav2vec2_weights = str(getattr(encoder.config, "_commit_hash", "") or "")
+    return encoder
+
+
+def build_audio_encoder(config: FaceFormerConfig, allow_download: bool = False):
     """A transformers ``Wav2Vec2Model``: pretrained ('base' or a folder) or randomly initialised
-    ('tiny', 'base-random'); an ``encoder_config`` (official checkpoints) builds that shape."""
+    ('tiny', 'base-random'); an ``encoder_config`` (official checkpoints, saved runs) builds that
+    shape with random weights, to be replaced by the checkpoint's."""
     from transformers import Wav2Vec2Config, Wav2Vec2Model
 
     if config.encoder_config is not None:
@@ -52,9 +87,7 @@ def build_audio_encoder(config: FaceFormerConfig):
     elif config.audio_encoder == "base-random":
         encoder = Wav2Vec2Model(Wav2Vec2Config())
     else:
-        from ...features.wav2vec2 import load_wav2vec2
-
-        encoder = load_wav2vec2(None if config.audio_encoder == "base" else config.audio_encoder)
+        encoder = _pretrained_encoder(config, allow_download)
         for parameter in encoder.parameters():
             parameter.requires_grad_(True)
     encoder.freeze_feature_encoder()  # the CNN stays frozen, as in the original
@@ -62,11 +95,11 @@ def build_audio_encoder(config: FaceFormerConfig):
 
 
 class FaceFormer(nn.Module):
-    def __init__(self, config: FaceFormerConfig):
+    def __init__(self, config: FaceFormerConfig, allow_download: bool = False):
         super().__init__()
         self.config = config
         d = config.d_model
-        self.audio_encoder = build_audio_encoder(config)
+        self.audio_encoder = build_audio_encoder(config, allow_download)
         self.audio_feature_map = nn.Linear(self.audio_encoder.config.hidden_size, d)
         self.vertice_map = nn.Linear(config.n_vertices * 3, d)
         self.PPE = PeriodicPositionalEncoding(d, config.period)
@@ -78,29 +111,42 @@ class FaceFormer(nn.Module):
         self.obj_vector = nn.Linear(max(1, len(config.speakers)), d, bias=False)
 
     # ----- audio
-    def frames_for_audio(self, n_samples: int) -> int:
-        """Frames the original predicts for 16 kHz audio of ``n_samples``: int(n / 50 * fps) for the
-        n 50 Hz CNN features (1 token per frame), n // 2 for 2 tokens per frame."""
-        n = max(0, (n_samples - 400) // 320 + 1)
+    def n_audio_features(self, n_samples: int) -> int:
+        """Number of 50 Hz CNN features wav2vec2 makes of ``n_samples`` of 16 kHz audio."""
+        return int(self.audio_encoder._get_feat_extract_output_lengths(torch.tensor(int(n_samples))))
+
+    def frames_from_features(self, n: int) -> int:
+        """Frames the official ``predict`` makes of ``n`` CNN features: int(n / 50 * fps) when
+        interpolated to the frame rate (VOCASET), n // 2 for 2 tokens per frame (BIWI)."""
         if self.config.tokens_per_frame == 1:
-            return max(1, int(n / 50 * self.config.fps))
-        return max(1, n // self.config.tokens_per_frame)
+            return int(n / 50.0 * self.config.fps)
+        return n // self.config.tokens_per_frame
 
-    def encode_audio(self, audio: torch.Tensor, n_frames: int) -> tuple[torch.Tensor, int]:
-        """audio (B, N) normalised 16 kHz -> memory (B, S, d) and the usable frame count.
+    def frames_for_audio(self, n_samples: int) -> int:
+        """Frames the official ``predict`` makes of ``n_samples`` of 16 kHz audio."""
+        return self.frames_from_features(self.n_audio_features(n_samples))
 
-        The 50 Hz CNN features are resampled before the projection and Transformer encoder:
-        linearly (align_corners) to ``n_frames`` for 1 token per frame; for 2 tokens per frame
-        the last feature is dropped when their number is odd.
+    def encode_audio(self, audio: torch.Tensor, n_frames: int | None = None) -> tuple[torch.Tensor, int]:
+        """audio (B, N) normalised 16 kHz -> memory (B, S, d) and the number of frames it covers.
+
+        The 50 Hz CNN features are resampled before the projection and Transformer encoder, as
+        the official audio encoder does: for 1 token per frame linearly (align_corners=True) to
+        ``n_frames`` or, when ``n_frames`` is None (the official ``predict``), to int(n / 50 * fps);
+        for 2 tokens per frame the last feature is dropped when their number is odd and, given
+        ``n_frames``, features beyond 2 * n_frames are cut.
         """
         features = self.audio_encoder.feature_extractor(audio).transpose(1, 2)  # (B, n, C)
+        n = features.shape[1]
         if self.config.tokens_per_frame == 1:
-            features = F.interpolate(features.transpose(1, 2), size=n_frames, mode="linear", align_corners=True).transpose(1, 2)
-            usable = n_frames
+            usable = self.frames_from_features(n) if n_frames is None else int(n_frames)
+            if usable < 1:
+                raise ValueError(f"{audio.shape[1]} audio samples give no frame")
+            features = F.interpolate(features.transpose(1, 2), size=usable, mode="linear", align_corners=True).transpose(1, 2)
         else:
-            n = min(features.shape[1] - features.shape[1] % 2, 2 * n_frames)
-            features = features[:, :n]
-            usable = n // 2
+            n -= n % 2
+            if n_frames is not None:
+                n = min(n, 2 * int(n_frames))
+            features, usable = features[:, :n], n // 2
         hidden, _ = self.audio_encoder.feature_projection(features)
         hidden = self._spec_augment(hidden)
         hidden = self.audio_encoder.encoder(hidden).last_hidden_state
@@ -133,7 +179,9 @@ class FaceFormer(nn.Module):
         return self._decode(tokens, memory)
 
     def forward_autoregressive(self, memory: torch.Tensor, style: torch.Tensor, n_frames: int) -> torch.Tensor:
-        """Displacements (B, T, V*3), each frame fed back as the next input token."""
+        """Displacements (B, T, V*3), each frame fed back as the next input token; the whole prefix is
+        re-decoded at every step, as the official loop does (used in training: dropout is redrawn
+        at every step as in the original)."""
         tokens = style[:, None]
         for _ in range(n_frames):
             output = self._decode(tokens, memory)
@@ -142,12 +190,38 @@ class FaceFormer(nn.Module):
             tokens = torch.cat([tokens, self.vertice_map(output[:, -1:]) + style[:, None]], dim=1)
         return output
 
-    def forward(self, audio: torch.Tensor, speaker: torch.Tensor, n_frames: int,
+    def generate(self, memory: torch.Tensor, style: torch.Tensor, n_frames: int,
+                 on_step: Callable[[int], None] | None = None) -> torch.Tensor:
+        """The autoregressive loop with cached past keys/values (eval mode): displacements (B, T, V*3).
+
+        ``memory`` (1 or B, S, d) is shared by the B styles (B, d), e.g. every speaker condition of
+        one utterance; ``on_step(t)`` is called after each frame.
+        """
+        decoder = IncrementalDecoder(self.transformer_decoder.layers[0], memory, self.config.n_heads,
+                                     self.config.period, self.config.tokens_per_frame, n_frames)
+        positions = self.PPE.encoding(n_frames).to(style)
+        token, outputs = style, []
+        for t in range(n_frames):
+            output = self.vertice_map_r(decoder.step(token + positions[t]))
+            outputs.append(output)
+            token = self.vertice_map(output) + style
+            if on_step is not None:
+                on_step(t + 1)
+        return torch.stack(outputs, dim=1)
+
+    def forward(self, audio: torch.Tensor, speaker: torch.Tensor, n_frames: int | None = None,
                 displacement: torch.Tensor | None = None, teacher_forcing: bool | None = None) -> torch.Tensor:
-        """audio (B, N), speaker (B,), -> displacements (B, T', V*3) with T' = usable frames."""
+        """audio (B, N), speaker (B,) -> displacements (B, T', V*3), T' = frames the audio covers
+        (``n_frames`` None: the count the official ``predict`` derives from the audio).
+
+        Training runs the official full-recompute loop (or teacher forcing); eval mode decodes
+        incrementally, which gives the same outputs faster.
+        """
         memory, usable = self.encode_audio(audio, n_frames)
         style = self.style(speaker)
         use_teacher = self.config.teacher_forcing if teacher_forcing is None else teacher_forcing
         if displacement is not None and use_teacher:
             return self.forward_teacher_forced(memory, style, displacement[:, :usable])
-        return self.forward_autoregressive(memory, style, usable)
+        if self.training or len(self.transformer_decoder.layers) != 1:
+            return self.forward_autoregressive(memory, style, usable)
+        return self.generate(memory, style, usable)
