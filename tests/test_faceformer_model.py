@@ -146,19 +146,69 @@ def test_time_masking_only_in_training():
     torch.testing.assert_close(masked[0, changed][0], model.audio_encoder.masked_spec_embed.detach())
 
 
-def test_cpu_inference_speed_and_parameter_count():
-    import time
-
+def test_parameter_count_at_vocaset_size():
     model = _model(n_vertices=5023, d_model=64)
     n_params = sum(p.numel() for p in model.parameters())
-    assert 1_000_000 < n_params < 3_000_000  # vertex maps dominate (2 x 15069 x 64)
-    audio = torch.randn(1, 16000 * 4)
+    assert 1_000_000 < n_params < 3_000_000  # tiny encoder; the vertex maps dominate (2 x 15069 x 64)
+
+
+@pytest.mark.parametrize("biwi", [False, True])
+def test_cached_decoding_equals_the_full_recompute_loop(biwi):
+    """generate() (cached keys/values, conditions batched over one audio memory) against the
+    official loop that re-decodes the whole prefix at every frame."""
+    model = _model(**(dict(period=25, tokens_per_frame=2, fps=25.0) if biwi else {}))
+    torch.nn.init.normal_(model.vertice_map_r.weight, std=0.1)
+    torch.nn.init.normal_(model.vertice_map_r.bias, std=0.1)
     with torch.no_grad():
-        start = time.perf_counter()
-        out = model(audio, torch.tensor([0]), 120)
-        elapsed = time.perf_counter() - start
-    assert out.shape == (1, 120, 5023 * 3)
-    print(f"faceformer tiny encoder, V=5023: {n_params} parameters, {120 / elapsed:.1f} frames/s on CPU (1 thread)")
+        memory, usable = model.encode_audio(torch.randn(1, 16000 * 2))
+        style = model.style(torch.tensor([0, 1, 2]))
+        steps = []
+        cached = model.generate(memory, style, usable, on_step=steps.append)
+        for condition in range(3):
+            full = model.forward_autoregressive(memory, style[condition:condition + 1], usable)
+            torch.testing.assert_close(cached[condition:condition + 1], full, rtol=0, atol=1e-5)
+    assert steps == list(range(1, usable + 1)) and usable == (49 if biwi else 59)
+    assert cached[0].abs().max() > 0.1 and not torch.allclose(cached[0], cached[1])
+
+
+def test_paper_configuration_is_the_default_and_missing_weights_say_what_to_download(vocaset_cache, tmp_path):
+    import inspect
+
+    from histalk_bench.models.faceformer import api
+
+    defaults = {k: v.default for k, v in inspect.signature(api.train).parameters.items() if v.default is not v.empty}
+    assert defaults["audio_encoder"] == "base" and defaults["teacher_forcing"] is False
+    options = api._train_options({})
+    assert (options.epochs, options.lr, options.patience, options.batch_size, options.grad_clip) == (100, 1e-4, 0, 1, 0.0)
+    with pytest.raises(UserError) as error:
+        api.train(vocaset_cache, tmp_path / "run", wav2vec2_model="nobody/not-downloaded-wav2vec2", progress=False)
+    message = str(error.value)
+    assert "\n" not in message and "hf download nobody/not-downloaded-wav2vec2 --local-dir" in message
+    assert "--set audio_encoder=tiny is the CPU demo configuration" in message and not (tmp_path / "run").exists()
+    with pytest.raises(UserError, match="--features does not apply"):
+        api.train(vocaset_cache, tmp_path / "run", features="mel", audio_encoder="tiny")
+
+
+def test_pretrained_encoder_from_a_folder_is_loaded_with_its_cnn_frozen(vocaset_cache, tmp_path):
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+
+    from histalk_bench.models.faceformer.api import train
+    from histalk_bench.models.faceformer.model import TINY_ENCODER
+    from histalk_bench.models.training import load_checkpoint
+
+    torch.manual_seed(3)
+    Wav2Vec2Model(Wav2Vec2Config(**TINY_ENCODER)).save_pretrained(tmp_path / "w2v")
+    saved = Wav2Vec2Model.from_pretrained(tmp_path / "w2v").state_dict()
+    run = train(vocaset_cache, tmp_path / "run", wav2vec2_model=str(tmp_path / "w2v"), epochs=1, lr=1e-3,
+                teacher_forcing=True, progress=False, d_model=8)
+    config = json.loads((run / "config.json").read_text())["task"]["faceformer"]
+    assert config["audio_encoder"] == "base" and config["wav2vec2_model"] == str(tmp_path / "w2v")
+    assert len(config["wav2vec2_weights"]) == 16  # fingerprint of the folder's weights
+    trained = load_checkpoint(run / "last.pt")["model"]
+    cnn = [k for k in saved if k.startswith("feature_extractor.")]
+    assert cnn and all(torch.equal(trained["audio_encoder." + k], saved[k]) for k in cnn)  # frozen
+    assert not torch.equal(trained["audio_encoder.encoder.layers.0.attention.q_proj.weight"],
+                           saved["encoder.layers.0.attention.q_proj.weight"])  # fine-tuned
 
 
 def test_validation_of_unseen_subject_averages_every_condition():
@@ -194,6 +244,7 @@ def test_run_checkpoint_loads_by_run_dir_and_as_checkpoint(vocaset_cache, tmp_pa
             torch.testing.assert_close(torch.from_numpy(a[key]), torch.from_numpy(b[key]))
 
 
+@pytest.mark.slow
 def test_base_sized_official_state_dict_loads(tmp_path):
     """Official vocaset.pth layout: wav2vec2-base encoder (old weight_g/weight_v keys), d=64, V=5023."""
     from transformers import Wav2Vec2Config

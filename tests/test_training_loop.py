@@ -119,3 +119,27 @@ def test_save_every_and_a_fresh_run_replaces_the_old_history(tmp_path):
     best_epoch = min(history, key=lambda h: h["val_loss"])["epoch"]
     assert load_checkpoint(tmp_path / "run" / "best.pt")["epoch"] == best_epoch
     assert not list((tmp_path / "run").glob("*.partial"))
+
+
+def test_progress_inside_epochs_is_logged_when_not_on_a_terminal(tmp_path, capsys):
+    quiet = _fit(tmp_path / "quiet", epochs=2)
+    shown = _fit(tmp_path / "shown", epochs=2, progress=True, log_every=2)
+    assert shown == quiet  # progress reporting does not touch the run
+    lines = capsys.readouterr().err.splitlines()
+    steps = [line for line in lines if line.startswith("train epoch")]
+    assert [line.split(":")[0] for line in steps] == ["train epoch 1/2", "train epoch 1/2", "train epoch 2/2", "train epoch 2/2"]
+    assert steps[0].startswith("train epoch 1/2: 2/4 steps, ") and " steps/s, ETA 0:00:" in steps[0] and "loss=" in steps[0]
+    epochs = [line for line in lines if line.startswith("train: ")]
+    assert len(epochs) == 2 and epochs[-1].startswith("train: 2/2 epochs") and "val_loss=" in epochs[-1]
+
+
+def test_progress_line_rate_and_time_left():
+    from histalk_bench.common.progress import Progress, format_duration
+
+    now = [0.0]
+    progress = Progress(300, "faceformer", "frame", mode="log", every=1000, clock=lambda: now[0])
+    now[0] = 10.0
+    progress.update(100)
+    assert progress.line() == "faceformer: 100/300 frames, 10 frames/s, ETA 0:00:20"
+    assert format_duration(3725) == "1:02:05"
+    assert Progress(5, enabled=False).mode == "off"

@@ -59,12 +59,13 @@ class Progress:
     """
 
     def __init__(self, total: int | None, desc: str = "", unit: str = "step", *, enabled: bool = True,
-                 every: int | None = None, mode: str | None = None, leave: bool = False):
+                 every: int | None = None, mode: str | None = None, leave: bool = False, clock=time.monotonic):
         self.total, self.desc, self.unit = total, desc, unit
         self.mode = "off" if not enabled else mode or ("bar" if on_terminal() else "log")
         self.every = max(1, int(every or ((total or 0) // LINES_PER_LOOP) or 1))
         self.n, self.postfix = 0, {}
-        self.start = time.monotonic()
+        self.clock = clock
+        self.start = clock()
         self._bar = None
         if self.mode == "bar":
             from tqdm import tqdm
@@ -73,7 +74,7 @@ class Progress:
 
     def rate(self) -> float:
         """Steps per second since the start."""
-        elapsed = time.monotonic() - self.start
+        elapsed = self.clock() - self.start
         return self.n / elapsed if elapsed > 0 else 0.0
 
     def line(self) -> str:
