@@ -80,7 +80,8 @@ class Progress:
     def line(self) -> str:
         """The log line for the current state."""
         rate = self.rate()
-        text = f"{self.desc}: {self.n}" + (f"/{self.total}" if self.total else "") + f" {self.unit}s, {rate:.3g} {self.unit}s/s"
+        units = self.unit if self.unit == "it" else self.unit + "s"
+        text = f"{self.desc}: {self.n}" + (f"/{self.total}" if self.total else "") + f" {units}, {rate:.3g} {units}/s"
         if self.total and rate > 0:
             text += f", ETA {format_duration((self.total - self.n) / rate)}"
         return text + "".join(f", {k}={v}" for k, v in self.postfix.items())
