@@ -188,6 +188,7 @@ def test_biwi_split_prediction_is_the_official_test(biwi_cache, tmp_path):
     assert n == 2 * 1 + 1 * 6  # Test-A: own condition; Test-B: every training condition
 
 
+@pytest.mark.slow
 def test_ground_truth_length_is_an_explicit_recorded_option(vocaset_cache, tmp_path):
     from histalk_bench.cache import Cache
     from histalk_bench.common.errors import UserError
