@@ -159,33 +159,29 @@ def _check_split_against_official(cache_path, checkpoint, state, dataset, splits
     return n_checked
 
 
+# dataset: cache fixture, d, training speakers, period, PPE length, official name, splits, predictions checked
+OFFICIAL = {
+    "vocaset": ("vocaset_cache", 64, VOCASET_TRAIN, 30, 630, "vocaset", ["test"], 2 * 8),  # unseen: 8 conditions
+    "biwi": ("biwi_cache", 128, BIWI_TRAIN, 25, 625, "BIWI", ["test_a", "test_b"], 2 * 1 + 1 * 6),  # Test-A: own condition
+}
+
+
 @pytest.mark.slow
-def test_vocaset_split_prediction_is_the_official_test(vocaset_cache, tmp_path):
+@pytest.mark.parametrize("dataset", sorted(OFFICIAL))
+def test_split_prediction_is_the_official_test(dataset, request, tmp_path):
     from histalk_bench.cache import Cache
 
-    with Cache(vocaset_cache) as cache:
+    fixture, d, speakers, period, pe_length, official_name, splits, n_expected = OFFICIAL[dataset]
+    cache_path = request.getfixturevalue(fixture)
+    with Cache(cache_path) as cache:
         n_vertices = cache.n_vertices
-    state = official_state(n_vertices, 64, 8, 30, seed=0)
-    assert state["PPE.pe"].shape == (1, 630, 64) and state["obj_vector.weight"].shape == (64, 8)
+    state = official_state(n_vertices, d, len(speakers), period, seed=len(dataset))
+    assert state["PPE.pe"].shape == (1, pe_length, d) and state["obj_vector.weight"].shape == (d, len(speakers))
     assert "audio_encoder.encoder.pos_conv_embed.conv.weight_g" in state
-    torch.save(state, tmp_path / "vocaset.pth")
-    n = _check_split_against_official(vocaset_cache, tmp_path / "vocaset.pth", state, "vocaset", ["test"],
-                                      VOCASET_TRAIN, tmp_path)
-    assert n == 2 * 8  # two unseen test sequences x eight training-speaker conditions
-
-
-@pytest.mark.slow
-def test_biwi_split_prediction_is_the_official_test(biwi_cache, tmp_path):
-    from histalk_bench.cache import Cache
-
-    with Cache(biwi_cache) as cache:
-        n_vertices = cache.n_vertices
-    state = official_state(n_vertices, 128, 6, 25, seed=1)
-    assert state["PPE.pe"].shape == (1, 625, 128) and state["obj_vector.weight"].shape == (128, 6)
-    torch.save(state, tmp_path / "biwi.pth")
-    n = _check_split_against_official(biwi_cache, tmp_path / "biwi.pth", state, "BIWI", ["test_a", "test_b"],
-                                      BIWI_TRAIN, tmp_path)
-    assert n == 2 * 1 + 1 * 6  # Test-A: own condition; Test-B: every training condition
+    torch.save(state, tmp_path / f"{dataset}.pth")
+    n = _check_split_against_official(cache_path, tmp_path / f"{dataset}.pth", state, official_name, splits,
+                                      speakers, tmp_path)
+    assert n == n_expected
 
 
 @pytest.mark.slow
