@@ -219,7 +219,7 @@ def load_model(run_dir=None, checkpoint=None, speakers: tuple[str, ...] = ()) ->
     else:
         state = rename_weight_norm(saved.get("model", saved) if isinstance(saved.get("model"), dict) else saved)
         config = config_from_official(state, speakers)
-    model = FaceFormer(config)
+    model = FaceFormer(config, initialise=False)  # every weight but masked_spec_embed comes from the file
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.endswith("masked_spec_embed")]
     if missing or unexpected:

@@ -74,14 +74,31 @@ def _pretrained_encoder(config: FaceFormerConfig, allow_download: bool):
     return encoder
 
 
-def build_audio_encoder(config: FaceFormerConfig, allow_download: bool = False):
+def _uninitialised(model_class, model_config):
+    """``model_class(model_config)`` without the random initialisation (seconds for a base-sized
+    encoder) when transformers offers it: the weights come from a checkpoint.  ``masked_spec_embed``,
+    absent from some official checkpoints and used only in training, is initialised as usual."""
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:  # older transformers: initialise normally
+        return model_class(model_config)
+    with no_init_weights():
+        model = model_class(model_config)
+    if getattr(model, "masked_spec_embed", None) is not None:
+        with torch.no_grad():
+            model.masked_spec_embed.uniform_()
+    return model
+
+
+def build_audio_encoder(config: FaceFormerConfig, allow_download: bool = False, initialise: bool = True):
     """A transformers ``Wav2Vec2Model``: pretrained ('base' or a folder) or randomly initialised
     ('tiny', 'base-random'); an ``encoder_config`` (official checkpoints, saved runs) builds that
-    shape with random weights, to be replaced by the checkpoint's."""
+    shape, randomly initialised or, with ``initialise=False``, left for a checkpoint to fill."""
     from transformers import Wav2Vec2Config, Wav2Vec2Model
 
     if config.encoder_config is not None:
-        encoder = Wav2Vec2Model(Wav2Vec2Config(**config.encoder_config))
+        encoder_config = Wav2Vec2Config(**config.encoder_config)
+        encoder = Wav2Vec2Model(encoder_config) if initialise else _uninitialised(Wav2Vec2Model, encoder_config)
     elif config.audio_encoder == "tiny":
         encoder = Wav2Vec2Model(Wav2Vec2Config(**TINY_ENCODER))
     elif config.audio_encoder == "base-random":
@@ -95,11 +112,12 @@ def build_audio_encoder(config: FaceFormerConfig, allow_download: bool = False):
 
 
 class FaceFormer(nn.Module):
-    def __init__(self, config: FaceFormerConfig, allow_download: bool = False):
+    def __init__(self, config: FaceFormerConfig, allow_download: bool = False, initialise: bool = True):
+        """``initialise=False``: the encoder's weights are not initialised (a checkpoint replaces them)."""
         super().__init__()
         self.config = config
         d = config.d_model
-        self.audio_encoder = build_audio_encoder(config, allow_download)
+        self.audio_encoder = build_audio_encoder(config, allow_download, initialise)
         self.audio_feature_map = nn.Linear(self.audio_encoder.config.hidden_size, d)
         self.vertice_map = nn.Linear(config.n_vertices * 3, d)
         self.PPE = PeriodicPositionalEncoding(d, config.period)
