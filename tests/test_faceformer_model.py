@@ -223,6 +223,31 @@ def test_validation_of_unseen_subject_averages_every_condition():
         each = [task.validate(model, {**batch, "speaker": torch.tensor([i])})["loss"] for i in range(3)]
     assert len(set(each)) == 3
     assert abs(unseen - sum(each) / 3) < 1e-6
+    model.config.teacher_forcing = True
+    with torch.no_grad():
+        unseen = task.validate(model, batch)["loss"]
+        each = [task.validate(model, {**batch, "speaker": torch.tensor([i])})["loss"] for i in range(3)]
+    assert abs(unseen - sum(each) / 3) < 1e-6
+
+
+def test_prediction_uses_the_final_epoch_unless_the_run_selects_the_best(vocaset_cache, tmp_path):
+    from histalk_bench.cache import Cache
+    from histalk_bench.models.faceformer.api import load_model, load_predictor, train
+    from histalk_bench.models.training import load_checkpoint
+
+    last = train(vocaset_cache, tmp_path / "last", epochs=2, lr=1e-2, teacher_forcing=True, progress=False, d_model=8,
+                 audio_encoder="tiny", save_every=1)
+    best = train(vocaset_cache, tmp_path / "best", epochs=2, lr=1e-2, teacher_forcing=True, progress=False, d_model=8,
+                 audio_encoder="tiny", select="best")
+    final = load_checkpoint(last / "last.pt")["model"]
+    model = load_model(run_dir=last)
+    assert model.source == {"weights": "last.pt", "epoch": 1}
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in final.items())
+    assert load_model(run_dir=best).source["weights"] == "best.pt"
+    with pytest.raises(UserError, match="select must be"):
+        train(vocaset_cache, tmp_path / "x", select="middle", audio_encoder="tiny")
+    with Cache(vocaset_cache) as cache:
+        assert load_predictor(cache, run_dir=last, device="cpu").settings["epoch"] == 1
 
 
 def test_run_checkpoint_loads_by_run_dir_and_as_checkpoint(vocaset_cache, tmp_path):
@@ -238,6 +263,8 @@ def test_run_checkpoint_loads_by_run_dir_and_as_checkpoint(vocaset_cache, tmp_pa
         assert set(by_file.config.speakers) == set(cache.subjects("train"))
         assert by_file.config.encoder_config["hidden_size"] == 32
         ref = cache.sequences("val")[0]
+        assert by_run.settings["weights"] == "last.pt" and by_run.settings["epoch"] == 0  # the final epoch, as the paper
+        assert by_file.settings["weights"] == "best.pt"
         a, b = by_run.predict(cache, ref), by_file.predict(cache, ref)
         assert a.keys() == b.keys()
         for key in a:

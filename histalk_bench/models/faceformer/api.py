@@ -73,20 +73,23 @@ class FaceFormerTask:
 
     def validate(self, model, batch):
         """Seen subjects: their own condition; unseen (speaker -1): mean over every training condition,
-        as the original's validation."""
-        speaker = int(batch["speaker"][0])
-        conditions = [speaker] if speaker >= 0 else range(model.obj_vector.in_features)
-        losses, lve_sum, frames = [], 0.0, 0.0
-        for condition in conditions:
-            predicted, target = self._predict(model, {**batch, "speaker": torch.full_like(batch["speaker"], condition)})
-            losses.append(float(torch.mean((predicted - target) ** 2)))
-            if self.lip_ids is not None:
-                diff = (predicted - target).view(*predicted.shape[:2], -1, 3)[:, :, self.lip_ids.to(predicted.device)]
-                lve_sum += float((diff ** 2).sum(-1).amax(-1).sum()) / len(conditions)
-                frames = float(predicted.shape[1])
-        out = {"loss": sum(losses) / len(losses)}
+        as the original's validation.  The audio is encoded once and the conditions decoded together
+        (eval mode: cached autoregressive decoding, or teacher forcing when the run uses it)."""
+        speaker, motion = int(batch["speaker"][0]), batch["motion"]
+        conditions = [speaker] if speaker >= 0 else list(range(model.obj_vector.in_features))
+        memory, usable = model.encode_audio(batch["audio"], motion.shape[1])
+        style = model.style(torch.tensor(conditions, device=motion.device))
+        target = motion[:, :usable]
+        if model.config.teacher_forcing:
+            predicted = model.forward_teacher_forced(memory.expand(len(conditions), -1, -1), style,
+                                                     target.expand(len(conditions), -1, -1))
+        else:
+            predicted = model.generate(memory, style, usable)
+        error = predicted - target
+        out = {"loss": float(torch.mean(error ** 2))}  # every condition has the same number of frames
         if self.lip_ids is not None:
-            out.update(lve_sum=lve_sum, frames=frames)
+            lips = error.view(*error.shape[:2], -1, 3)[:, :, self.lip_ids.to(error.device)]
+            out.update(lve_sum=float((lips ** 2).sum(-1).amax(-1).sum()) / len(conditions), frames=float(usable))
         return out
 
     def run_config(self) -> dict:
@@ -107,7 +110,7 @@ def _train_options(options: dict) -> TrainOptions:
 
 def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_encoder: str = "base",
           wav2vec2_model: str | None = None, allow_download: bool = False, d_model: int | None = None,
-          teacher_forcing: bool = False, **options) -> Path:
+          teacher_forcing: bool = False, select: str = "last", **options) -> Path:
     """Train FaceFormer as the paper does by default: pretrained wav2vec2-base-960h encoder (CNN
     frozen), autoregressive MSE, Adam 1e-4, 100 epochs, batch size 1, no early stopping.
 
@@ -115,8 +118,10 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_en
     default facebook/wav2vec2-base-960h -- found locally, or downloaded with ``allow_download``),
     'tiny' (random init: the CPU demo configuration, not the paper's), 'base-random' (base-sized,
     random init) or a folder with pretrained wav2vec2 weights.  ``teacher_forcing=True`` feeds
-    ground-truth previous frames (fast; not the paper's).  The training subjects (one-hot order)
-    and the encoder's source are stored in the run config.
+    ground-truth previous frames (fast; not the paper's).  ``select``: which weights prediction
+    uses, 'last' (the final epoch: the official test() loads the last saved model) or 'best' (the
+    best validation epoch).  The training subjects (one-hot order) and the encoder's source are
+    stored in the run config.
     """
     if "features" in options:
         raise UserError("faceformer encodes raw audio: --features does not apply to it")
@@ -124,6 +129,8 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_en
         raise UserError(f"audio_encoder must be base, tiny, base-random or a wav2vec2 folder, not '{audio_encoder}'")
     if wav2vec2_model is not None and audio_encoder != "base":
         raise UserError(f"--wav2vec2-model gives pretrained weights for audio_encoder=base, not '{audio_encoder}'")
+    if select not in ("last", "best"):
+        raise UserError(f"select must be 'last' (the final epoch, as the paper) or 'best' (validation), not '{select}'")
     train_options = _train_options(options)
     cache = Cache(cache_path)
     if not cache.sequences("train"):
@@ -133,7 +140,7 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_en
     config = FaceFormerConfig(n_vertices=cache.n_vertices, speakers=speakers, d_model=d_model or (128 if biwi else 64),
                               period=int(round(cache.fps)), fps=cache.fps, tokens_per_frame=2 if biwi else 1,
                               audio_encoder=audio_encoder, teacher_forcing=teacher_forcing,
-                              wav2vec2_model=wav2vec2_model if audio_encoder == "base" else None)
+                              wav2vec2_model=wav2vec2_model if audio_encoder == "base" else None, select=select)
     torch.manual_seed(train_options.seed)
     model = FaceFormer(config, allow_download=allow_download)
     # the encoder's shape goes into the run config: prediction rebuilds it without the pretrained weights
@@ -166,7 +173,8 @@ class FaceFormerPredictor:
     @property
     def settings(self) -> dict:
         """What decides the predictions beyond the weights (recorded in the predictions' meta)."""
-        return {"frames": self.frames, "decoding": "autoregressive, cached keys/values"}
+        return {"frames": self.frames, "decoding": "autoregressive, cached keys/values",
+                **getattr(self.model, "source", {})}
 
     def motion(self, audio_16k: np.ndarray, n_frames: int | None, conditions: list[int]) -> np.ndarray:
         """(C, T', V, 3) displacements for 16 kHz audio, one per speaker condition; T' = ``n_frames``
@@ -198,8 +206,25 @@ class FaceFormerPredictor:
         return template[None] + self.motion(audio_16k, None, [speakers.index(condition) if condition else 0])[0]
 
 
+def _run_state(saved: dict, path: Path, run_dir) -> tuple[FaceFormerConfig, dict, dict]:
+    """Config, weights and their source from one of our checkpoints; a run trained with
+    ``select='last'`` gives the final epoch's weights (RUN/last.pt), as the official test() uses."""
+    if not isinstance(saved.get("config"), str):
+        raise UserError("not a checkpoint of a histalk-bench run (no config)", path)
+    run_config = json.loads(saved["config"])
+    if run_config.get("model") != "faceformer":
+        raise UserError(f"checkpoint is for model '{run_config.get('model')}', not faceformer", path)
+    config = FaceFormerConfig.from_dict(run_config["faceformer"])
+    if run_dir is not None and config.select == "last":
+        path = Path(run_dir) / "last.pt"
+        saved = read_saved(path)
+    return config, saved["model"], {"weights": path.name, "epoch": saved.get("epoch")}
+
+
 def load_model(run_dir=None, checkpoint=None, speakers: tuple[str, ...] = ()) -> FaceFormer:
-    """A run's best.pt, or an official state dict (vocaset.pth / biwi.pth), weights_only=True."""
+    """A run's weights (RUN/last.pt or RUN/best.pt, see ``FaceFormerConfig.select``), one of our
+    checkpoint files, or an official state dict (vocaset.pth / biwi.pth); weights_only=True.
+    ``model.source`` says which file (and epoch) the weights came from."""
     path = Path(checkpoint) if checkpoint else Path(run_dir) / "best.pt" if run_dir else None
     if path is None:
         raise UserError("FaceFormer needs --run RUN_DIR or --checkpoint vocaset.pth|biwi.pth")
@@ -209,21 +234,16 @@ def load_model(run_dir=None, checkpoint=None, speakers: tuple[str, ...] = ()) ->
     saved = read_saved(path)
     if not checkpoint or (isinstance(saved.get("config"), str) and isinstance(saved.get("model"), dict)):
         # one of our runs (RUN/best.pt, also when given as --checkpoint): its config names the speakers
-        if not isinstance(saved.get("config"), str):
-            raise UserError("not a checkpoint of a histalk-bench run (no config)", path)
-        run_config = json.loads(saved["config"])
-        if run_config.get("model") != "faceformer":
-            raise UserError(f"checkpoint is for model '{run_config.get('model')}', not faceformer", path)
-        config = FaceFormerConfig.from_dict(run_config["faceformer"])
-        state = saved["model"]
+        config, state, source = _run_state(saved, path, None if checkpoint else run_dir)
     else:
         state = rename_weight_norm(saved.get("model", saved) if isinstance(saved.get("model"), dict) else saved)
-        config = config_from_official(state, speakers)
+        config, source = config_from_official(state, speakers), {"weights": path.name, "epoch": None}
     model = FaceFormer(config, initialise=False)  # every weight but masked_spec_embed comes from the file
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.endswith("masked_spec_embed")]
     if missing or unexpected:
         raise UserError(f"checkpoint does not match FaceFormer: missing {missing[:3]}, unexpected {unexpected[:3]}", path)
+    model.source = source
     return model
 
 

@@ -35,6 +35,8 @@ class FaceFormerConfig:
     teacher_forcing: bool = False  # the original trains autoregressively
     wav2vec2_model: str | None = None  # audio_encoder 'base': folder or hub id of the weights (None: the default)
     wav2vec2_weights: str = ""  # fingerprint of the pretrained weights used (folder) or the hub commit
+    select: str = "best"  # weights prediction uses: 'last' epoch (RUN/last.pt; train's default, as the
+    # official test) or 'best' validation epoch (RUN/best.pt; runs made before this field existed)
 
     def to_dict(self) -> dict:
         return asdict(self)
