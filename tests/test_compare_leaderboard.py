@@ -32,6 +32,7 @@ def test_baselines_predict_template_and_streamed_mean(cache_path):
         np.testing.assert_allclose(mean[0] - cache.template(ref.subject), all_disp.mean(axis=0), atol=1e-7)
 
 
+@pytest.mark.slow
 def test_compare_baselines_and_rebuild_leaderboard(cache_path, tmp_path):
     csv_path = run_compare(["static", "mean"], cache_path, "test", tmp_path / "cmp")
     import pandas as pd
@@ -81,8 +82,9 @@ def test_leaderboard_refuses_mixed_splits_and_flags_other_regions(cache_path, tm
     assert all(p.stat().st_size > 10_000 for p in plots)
 
 
+@pytest.mark.slow
 def test_compare_cli_takes_several_models_and_reuses_predictions(cache_path, tmp_path):
-    args = [sys.executable, "-m", "histalk_bench.cli.main", "compare", "--models", "static", "mean", "--data",
+    args = [sys.executable, "-m", "histalk_bench.cli.main", "compare", "--models", "static,mean", "--data",
             str(cache_path), "--split", "test", "--out", str(tmp_path / "cmp")]
     first = subprocess.run(args, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr

@@ -4,8 +4,10 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 
+@pytest.mark.slow
 def test_demo_writes_the_leaderboard(tmp_path):
     result = subprocess.run([sys.executable, "-m", "histalk_bench.cli.main", "demo", "--out", str(tmp_path / "demo"),
                              "--subjects", "4", "--sentences", "4", "--epochs", "3"], capture_output=True, text=True)

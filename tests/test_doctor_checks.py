@@ -87,6 +87,7 @@ def test_bundled_components_found_here(tmp_path):
     assert disk.status in (OK, WARN) and "does not exist yet" in disk.detail and "GiB free" in disk.detail
 
 
+@pytest.mark.slow
 def test_cli_reports_every_check_and_exits_zero(tmp_path):
     env = dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}{os.pathsep}/usr/bin{os.pathsep}/bin")
     if shutil.which("mfa", path=env["PATH"]):

@@ -45,6 +45,7 @@ def test_periodic_encoding_repeats_and_extends_past_600():
     torch.testing.assert_close(out[0, 999], ppe.pe[0, 999 % 25])
 
 
+@pytest.mark.slow
 def test_untrained_model_predicts_the_template_and_handles_700_frames():
     model = _model()
     audio = torch.randn(1, 16000 * 24)  # 24 s of audio, 720 frames at 30 fps

@@ -111,6 +111,7 @@ def test_unit_attention_stays_inside_the_enclosing_unit():
     assert windowed(x, batch["mask"], units)["sparse"].shape == (1, 40, 6, 3)
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_and_overfits_one_sequence(vocaset_cache, tmp_path):
     from histalk_bench.cache import Cache
     from histalk_bench.models.histalk.api import load_predictor, train
@@ -173,6 +174,7 @@ def _unsafe_payload(tmp_path):
     return load_checkpoint(tmp_path / "evil.pt")
 
 
+@pytest.mark.slow
 def test_predict_cli_writes_predictions_for_unseen_speakers_per_condition(vocaset_cache, tmp_path):
     import subprocess
     import sys
@@ -198,6 +200,7 @@ def test_predict_cli_writes_predictions_for_unseen_speakers_per_condition(vocase
     assert bad.returncode == 2 and "unknown histalk option" in bad.stderr
 
 
+@pytest.mark.slow
 def test_predict_from_a_new_audio_file(vocaset_cache, tmp_path):
     import subprocess
     import sys

@@ -6,6 +6,8 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -13,6 +15,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes(vocaset_cache, tmp_path):
     run = tmp_path / "run"
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",

@@ -1,12 +1,13 @@
 """Forced aligners: every backend returns the same phones/words tiers.
 
-Add an aligner: one module with a class following :class:`histalk_bench.align.base.Aligner`,
-plus one line below.
+Add an aligner: one module with a class following :class:`histalk_bench.align.base.Aligner`
+(subclass ``AlignerBase`` and implement ``align(request) -> Alignment``), plus one line below.
+The registry checks the class against the contract when it is first looked up.
 """
 
 from ..registry import Registry
 
-ALIGNERS = Registry("aligner")
+ALIGNERS = Registry("aligner", contract="histalk_bench.align.base:check_aligner")
 ALIGNERS.register("auto", "histalk_bench.align.factory:AutoAligner", help="mfa when an 'mfa' executable and a transcript exist, else pocketsphinx")
 ALIGNERS.register("none", "histalk_bench.align.base:NoAligner", help="store no alignment")
 ALIGNERS.register("oracle", "histalk_bench.align.oracle:OracleAligner", help="synthetic corpus ground truth")

@@ -20,13 +20,13 @@ from typing import Sequence
 
 import numpy as np
 
+from ..common.constants import SAMPLE_RATE
 from ..common.errors import UserError
 from .base import Alignment, AlignmentFailure, AlignRequest, BatchAlignerBase
 from .textgrid_io import read_textgrid
 
 DEFAULT_DICTIONARY = "english_us_arpa"
 DEFAULT_ACOUSTIC_MODEL = "english_us_arpa"
-SAMPLE_RATE = 16000
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 

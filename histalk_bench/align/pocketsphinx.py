@@ -14,10 +14,10 @@ import re
 
 import numpy as np
 
+from ..common.constants import SAMPLE_RATE
 from .base import AlignerBase, Alignment, AlignRequest
 from .lexicon import Lexicon, transcript_words
 
-SAMPLE_RATE = 16000
 PAD_S = 0.3
 FRAME_S = 0.01
 _SILENCE_WORDS = {"<s>", "</s>", "<sil>", "[noise]", "[NOISE]", "<SIL>"}

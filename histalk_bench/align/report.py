@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..common.constants import Interval
 from ..common.errors import UserError
 
-Interval = tuple[float, float, str]
 _LABEL = re.compile(r"[^a-z0-9']")
 
 

@@ -11,14 +11,14 @@ from typing import Iterable
 import h5py
 import numpy as np
 
+from ..common.constants import SAMPLE_RATE as AUDIO_RATE  # re-exported: the cache stores the toolkit's one rate
+from ..common.constants import Interval
 from ..common.errors import UserError
 
 SCHEMA_VERSION = 1
-AUDIO_RATE = 16000
 SPLITS = ("train", "val", "test", "test_a", "test_b", "none")
 TIERS = ("phones", "words")
 
-Interval = tuple[float, float, str]
 _TIER_DTYPE = np.dtype([("start", "<f8"), ("end", "<f8"), ("label", h5py.string_dtype())])
 _HEADER_NAME = "_header.h5"
 

@@ -12,6 +12,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
+from ..common.atomic import commit_file
 from ..common.errors import UserError
 from .schema import SCHEMA_VERSION, SequenceData, _write_sequence_group, _read_sequence_group, _open_h5
 from .read import Cache
@@ -111,9 +112,7 @@ class CacheWriter:
         temporary = final.with_suffix(".tmp")
         with h5py.File(temporary, "w") as handle:
             _write_sequence_group(handle.require_group("sequences"), seq)
-        with open(temporary, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, final)
+        commit_file(temporary, final)
 
     def shard_keys(self) -> list[tuple[str, str]]:
         keys = []
@@ -163,12 +162,10 @@ class CacheWriter:
                         continue
                     previous_root.file.copy(previous_root[ref.subject][ref.sentence],
                                             sequences.require_group(ref.subject), name=ref.sentence)
-        with open(temporary, "rb") as handle:
-            os.fsync(handle.fileno())
         if self.previous is not None:
             self.previous.close()
             self.previous = None
-        os.replace(temporary, self.path)
+        commit_file(temporary, self.path)
         shutil.rmtree(self.parts, ignore_errors=True)
         return self.path
 

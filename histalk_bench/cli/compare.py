@@ -4,32 +4,16 @@ import click
 
 
 def _split_models(ctx, param, value):
-    names = [n for item in value for n in item.replace(",", " ").split()]
+    """``--models a,b --models c`` -> ['a', 'b', 'c'] (order kept, repeats dropped)."""
+    names = list(dict.fromkeys(name.strip() for item in value for name in item.split(",") if name.strip()))
     if not names:
-        raise click.BadParameter("name at least one model")
+        raise click.BadParameter("name at least one model, e.g. --models histalk,static")
     return names
 
 
-class _ModelsOption(click.Option):
-    """--models a b c: takes every following word up to the next option."""
-
-    def add_to_parser(self, parser, ctx):
-        super().add_to_parser(parser, ctx)
-        option = parser._long_opt.get("--models")
-        original = option.process
-
-        def process(value, state):
-            values = [value]
-            while state.rargs and not state.rargs[0].startswith("-"):
-                values.append(state.rargs.pop(0))
-            original(" ".join(values), state)
-
-        option.process = process
-
-
 @click.command("compare")
-@click.option("--models", cls=_ModelsOption, multiple=True, required=True, callback=_split_models,
-              help="Models to compare, e.g. --models histalk faceformer static mean.")
+@click.option("--models", multiple=True, required=True, callback=_split_models,
+              help="Models to compare: comma-separated and/or repeated, e.g. --models histalk,faceformer,static,mean.")
 @click.option("--data", required=True, type=click.Path(), help="Prepared cache (.h5).")
 @click.option("--split", default="test", show_default=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")

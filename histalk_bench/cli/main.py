@@ -7,6 +7,7 @@ it runs (or when its help is shown), so ``histalk-bench --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 
 import click
@@ -36,6 +37,21 @@ class _UserFacingError(click.ClickException):
 
     def show(self, file=None) -> None:
         click.echo(f"error: {self.format_message()}", err=True)
+
+
+class _EchoHandler(logging.Handler):
+    """Library log records (``histalk_bench.*``, INFO and above) printed as plain lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+def configure_logging() -> None:
+    """Send the package's log messages to stderr, once; the CLI is the only place that prints."""
+    logger = logging.getLogger("histalk_bench")
+    if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
+        logger.addHandler(_EchoHandler())
+        logger.setLevel(logging.INFO)
 
 
 class LazyGroup(click.Group):
@@ -70,6 +86,7 @@ def cli():
 
     Start with 'histalk-bench demo --out demo_out' (no dataset needed).
     """
+    configure_logging()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""`histalk-bench prepare vocaset|biwi`: a dataset release into the HDF5 cache."""
+"""`histalk-bench prepare <dataset>`: a dataset release into the HDF5 cache; one subcommand per registered dataset."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import click
 
 
 def _common_options(function):
+    from ..align import ALIGNERS
+    from ..features import FEATURES
+
+    aligners = " | ".join(name + (":DIR" if name == "textgrid" else "") for name in ALIGNERS.names())
     options = [
         click.option("--root", type=click.Path(), required=True, help="Folder of the dataset release."),
         click.option("--out", type=click.Path(dir_okay=False), required=True, help="Cache file to write (.h5)."),
         click.option("--aligner", default="none", show_default=True,
-                     help="none | auto | oracle | pocketsphinx | mfa | textgrid:DIR"),
+                     help=f"{aligners} (registered aligners)."),
         click.option("--features", default="wav2vec2", show_default=True,
-                     help="Comma-separated feature extractors (wav2vec2, mel) or 'none'."),
+                     help=f"Comma-separated feature extractors ({', '.join(FEATURES.names())}) or 'none'."),
         click.option("--wav2vec2-model", default=None, help="Local folder (or hub id) of wav2vec2 weights."),
         click.option("--wav2vec2-layer", type=int, default=None, help="Store one hidden layer instead of all."),
         click.option("--allow-download", is_flag=True, help="Let wav2vec2 weights be downloaded from the hub (off: local files only)."),
@@ -40,7 +44,7 @@ def _common_options(function):
 
 
 def _run(dataset: str, kwargs: dict) -> None:
-    from ..datasets import DATASETS
+    from ..datasets.prepare import prepare
 
     mfa_keys = ("mfa_bin", "mfa_dictionary", "mfa_acoustic_model", "mfa_config")
     aligner_options = {k: kwargs.pop(k) for k in mfa_keys if kwargs.get(k)}
@@ -50,28 +54,34 @@ def _run(dataset: str, kwargs: dict) -> None:
         kwargs.pop(key, None)
     subjects = kwargs.pop("subjects")
     quiet = kwargs.pop("quiet")
-    prepare = DATASETS.get(dataset)
-    summary = prepare(subjects=subjects.split(",") if subjects else None, aligner_options=aligner_options,
+    summary = prepare(dataset, subjects=subjects.split(",") if subjects else None, aligner_options=aligner_options,
                       feature_options=feature_options, progress=not quiet, **kwargs)
     click.echo(summary.line())
 
 
-@click.group("prepare")
+def _dataset_command(name: str, help_text: str) -> click.Command:
+    """``prepare <name>``: the common options, running the generic pipeline with dataset ``name``."""
+    def command(**kwargs):
+        _run(name, kwargs)
+
+    return click.command(name, help=help_text)(_common_options(command))
+
+
+class _DatasetGroup(click.Group):
+    """One subcommand per registered dataset (histalk_bench.datasets.DATASETS), made on demand."""
+
+    def list_commands(self, ctx):
+        from ..datasets import DATASETS
+
+        return DATASETS.names()
+
+    def get_command(self, ctx, name):
+        from ..datasets import DATASETS
+
+        return _dataset_command(name, DATASETS.help(name)) if name in DATASETS else None
+
+
+@click.group("prepare", cls=_DatasetGroup)
 def prepare():
     """Read a dataset release into the HDF5 cache (vertices, 16 kHz audio, templates, regions,
     landmarks, alignments, features). Re-running resumes; finished sequences are kept."""
-
-
-@prepare.command("vocaset")
-@_common_options
-def vocaset(**kwargs):
-    """VOCASET: raw release (data_verts.npy, subj_seq_to_idx.pkl, raw_audio_fixed.pkl, templates.pkl)
-    or processed layout (vertices_npy/, wav/, templates.pkl), stored at 30 fps."""
-    _run("vocaset", kwargs)
-
-
-@prepare.command("biwi")
-@_common_options
-def biwi(**kwargs):
-    """BIWI processed layout (vertices_npy/<subject>_eNN.npy at 25 fps, wav/, templates.pkl)."""
-    _run("biwi", kwargs)

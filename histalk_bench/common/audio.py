@@ -6,9 +6,8 @@ import os
 
 import numpy as np
 
+from .constants import SAMPLE_RATE
 from .errors import UserError
-
-TARGET_RATE = 16000
 
 
 def to_float_mono(audio: np.ndarray) -> np.ndarray:
@@ -28,11 +27,11 @@ def to_float_mono(audio: np.ndarray) -> np.ndarray:
 def resample_to_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """(N,) any rate -> (M,) float32 at 16 kHz (soxr, high quality)."""
     audio = to_float_mono(audio)
-    if int(sample_rate) == TARGET_RATE:
+    if int(sample_rate) == SAMPLE_RATE:
         return audio
     import soxr
 
-    return soxr.resample(audio, int(sample_rate), TARGET_RATE).astype(np.float32)
+    return soxr.resample(audio, int(sample_rate), SAMPLE_RATE).astype(np.float32)
 
 
 def check_audio(audio: np.ndarray, path: str | os.PathLike) -> np.ndarray:

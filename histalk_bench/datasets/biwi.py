@@ -9,16 +9,17 @@ given, landmarks are selected reproducibly by motion energy inside the lip and u
 
 from __future__ import annotations
 
-import os
 import re
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from ..common.audio import read_audio_16k
 from ..common.errors import UserError
-from .common import faces_for, select_sources, numbered_lines, read_synth_info, read_templates, resolve_landmarks, resolve_regions
-from .pipeline import DatasetHeader, PrepareOptions, PrepareSummary, SourceSequence, run_prepare
+from .base import DatasetEntry, DatasetHeader, ReaderOptions, Release, SourceSequence
+from .common import faces_for, numbered_lines, read_synth_info, read_templates, resolve_landmarks, resolve_regions
+from .prepare import prepare
 from .splits import BIWI_TEST_B, BIWI_TRAIN, biwi_split
 from .vocaset import _npy_vertex_loader
 
@@ -28,24 +29,20 @@ KNOWN_SUBJECTS = set(BIWI_TRAIN + BIWI_TEST_B)
 _NAME = re.compile(r"^([FM]\d)_(e\d{2})$")
 
 
-def prepare_biwi(root: str | os.PathLike, out: str | os.PathLike, *, aligner: str = "none", features: str = "none",
-                 regions: str | None = None, regions_preset: str | None = None, landmarks: str | None = None,
-                 mesh: str | None = None, transcripts: str | None = None, subjects: list[str] | None = None,
-                 limit: int | None = None, **options) -> PrepareSummary:
-    """Prepare BIWI (processed layout) from ``root`` into the cache ``out``."""
-    root = Path(root)
+def read_biwi(root: Path, options: ReaderOptions) -> Release:
+    """Read and validate a BIWI release (processed layout) at ``root``."""
     if not (root / "vertices_npy").is_dir():
         raise UserError("no BIWI release found: expected vertices_npy/ with <subject>_eNN.npy files", root)
     info = read_synth_info(root)
     n_vertices = int(info["n_vertices"]) if info else BIWI_VERTICES
     templates = read_templates(root / "templates.pkl")
-    faces = faces_for(root, info, mesh, n_vertices)
-    region_map = resolve_regions(root, info, regions, regions_preset)
+    faces = faces_for(root, info, options.mesh, n_vertices)
+    region_map = resolve_regions(root, info, options.regions, options.regions_preset)
     header = DatasetHeader("biwi", FPS, n_vertices, templates, faces, region_map,
-                           resolve_landmarks(root, info, landmarks, faces))
+                           resolve_landmarks(root, info, options.landmarks, faces))
     if region_map:
         header.landmark_candidates = np.union1d(region_map["lip"].ids, region_map["upper_face"].ids)
-    texts_path = Path(transcripts) if transcripts else root / "sentences.txt"
+    texts_path = Path(options.transcripts) if options.transcripts else root / "sentences.txt"
     texts = numbered_lines(texts_path) if texts_path.exists() else {}
     sources = []
     for path in sorted((root / "vertices_npy").glob("*.npy")):
@@ -64,7 +61,20 @@ def prepare_biwi(root: str | os.PathLike, out: str | os.PathLike, *, aligner: st
             subject, sentence, biwi_split(subject, sentence), texts.get(int(sentence[1:]), ""),
             load_vertices=_npy_vertex_loader(path, n_vertices, step=1),
             load_audio=lambda wav=wav: read_audio_16k(wav), vertex_source=str(path)))
-    sources = select_sources(sources, subjects, limit, root)
-    prepare_options = PrepareOptions(aligner=aligner, features=features, corpus_root=str(root), **options)
-    root_config = {"root": str(root.resolve()), "layout": "processed", "synthetic": bool(info)}
-    return run_prepare(out, header, sources, prepare_options, root_config)
+    return Release(header, sources, {"root": str(root.resolve()), "layout": "processed", "synthetic": bool(info)})
+
+
+prepare_biwi = partial(prepare, "biwi")  # prepare_biwi(root, out, **options)
+
+
+BIWI = DatasetEntry(
+    "biwi",
+    read=read_biwi,
+    train_speakers=tuple(BIWI_TRAIN),
+    # papers print LVE x1e-4, FDD x1e-5 (squared data units), MVE in data units
+    display_scale={"lve": 1e4, "fdd": 1e5, "mve": 1.0, "lrp": 1.0},
+    # a BIWI template is ~0.83 units across a ~15 cm face, so 3 mm of lip error ~ 1.7e-2 units
+    lrp_threshold=1.7e-2,
+    region_help="get CodeTalker's BIWI/regions/lve.txt and fdd.txt and re-run 'histalk-bench prepare biwi ... "
+                "--regions DIR --regions-preset codetalker-biwi'",
+)

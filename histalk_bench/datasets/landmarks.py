@@ -27,8 +27,15 @@ class LandmarkMap:
 
     def apply(self, vertices: np.ndarray) -> np.ndarray:
         """(T, V, 3) -> (T, L, 3) float32."""
-        gathered = vertices[:, self.vertex_ids]  # (T, L, K, 3)
-        return np.einsum("tlkc,lk->tlc", gathered, self.weights).astype(np.float32)
+        return apply_landmark_map(vertices, (self.vertex_ids, self.weights))
+
+
+def apply_landmark_map(vertices: np.ndarray, landmark_map: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The one place a landmark map is applied: (T, V, 3) vertices (or displacements) and
+    (vertex_ids (L, K), weights (L, K)) -> (T, L, 3) float32, landmark l = sum_k w[l,k] * v[ids[l,k]]."""
+    vertex_ids, weights = landmark_map
+    gathered = np.asarray(vertices)[:, vertex_ids]  # (T, L, K, 3)
+    return np.einsum("tlkc,lk->tlc", gathered, weights).astype(np.float32)
 
 
 def from_vertex_ids(ids, source: str, kind: str = "vertex_ids") -> LandmarkMap:

@@ -10,8 +10,8 @@ Both are stored at 30 fps as every method trains and evaluates: exactly ``[::2]`
 
 from __future__ import annotations
 
-import os
 import re
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +19,9 @@ import numpy as np
 from ..common.audio import check_audio, read_audio_16k, resample_to_16k
 from ..common.errors import UserError
 from ..common.safe_pickle import load_pickle
-from .common import faces_for, select_sources, numbered_lines, read_synth_info, read_templates, require, resolve_landmarks, resolve_regions
-from .pipeline import DatasetHeader, PrepareOptions, PrepareSummary, SourceSequence, run_prepare
+from .base import DatasetEntry, DatasetHeader, ReaderOptions, Release, SourceSequence
+from .common import faces_for, numbered_lines, read_synth_info, read_templates, require, resolve_landmarks, resolve_regions
+from .prepare import prepare
 from .splits import VOCASET_TEST, VOCASET_TRAIN, VOCASET_VAL, vocaset_split
 
 FLAME_VERTICES = 5023
@@ -148,16 +149,8 @@ def _npy_vertex_loader(path: Path, n_vertices: int, step: int):
     return load
 
 
-def prepare_vocaset(root: str | os.PathLike, out: str | os.PathLike, *, aligner: str = "none", features: str = "none",
-                    regions: str | None = None, regions_preset: str | None = None, landmarks: str | None = None,
-                    mesh: str | None = None, transcripts: str | None = None, subjects: list[str] | None = None,
-                    limit: int | None = None, **options) -> PrepareSummary:
-    """Prepare VOCASET (raw or processed layout) from ``root`` into the cache ``out``.
-
-    ``options`` are :class:`PrepareOptions` fields (force, skip_bad, jobs, textgrids, progress,
-    aligner_options, feature_options).
-    """
-    root = Path(root)
+def read_vocaset(root: Path, options: ReaderOptions) -> Release:
+    """Read and validate a VOCASET release (raw or processed layout) at ``root``."""
     if not root.is_dir():
         raise UserError("dataset root is not a directory", root)
     layout = detect_layout(root)
@@ -165,16 +158,28 @@ def prepare_vocaset(root: str | os.PathLike, out: str | os.PathLike, *, aligner:
     n_vertices = int(info["n_vertices"]) if info else FLAME_VERTICES
     templates = read_templates(root / "templates.pkl")
     known = set(templates) if info else KNOWN_SUBJECTS
-    faces = faces_for(root, info, mesh, n_vertices)
+    faces = faces_for(root, info, options.mesh, n_vertices)
     header = DatasetHeader("vocaset", FPS, n_vertices, templates, faces,
-                           resolve_regions(root, info, regions, regions_preset),
-                           resolve_landmarks(root, info, landmarks, faces))
+                           resolve_regions(root, info, options.regions, options.regions_preset),
+                           resolve_landmarks(root, info, options.landmarks, faces))
     sources = (_raw_sources if layout == "raw" else _processed_sources)(root, n_vertices, known, templates)
-    sources = select_sources(sources, subjects, limit, root)
-    texts = _transcripts(root, transcripts, {s.subject for s in sources})
+    texts = _transcripts(root, options.transcripts, {s.subject for s in sources})
     for source in sources:
         source.transcript = texts.get((source.subject, source.sentence), "")
-    header.templates = {s: t for s, t in templates.items() if s in {src.subject for src in sources}} or templates
-    prepare_options = PrepareOptions(aligner=aligner, features=features, corpus_root=str(root), **options)
-    root_config = {"root": str(root.resolve()), "layout": layout, "synthetic": bool(info)}
-    return run_prepare(out, header, sources, prepare_options, root_config)
+    return Release(header, sources, {"root": str(root.resolve()), "layout": layout, "synthetic": bool(info)})
+
+
+prepare_vocaset = partial(prepare, "vocaset")  # prepare_vocaset(root, out, **options)
+
+
+VOCASET = DatasetEntry(
+    "vocaset",
+    read=read_vocaset,
+    train_speakers=tuple(VOCASET_TRAIN),
+    # papers print LVE x1e-5 m^2, FDD x1e-7 m^2, MVE in mm
+    display_scale={"lve": 1e5, "fdd": 1e7, "mve": 1e3, "lrp": 1.0},
+    # about 3 mm of lip error (VOCASET is in metres)
+    lrp_threshold=3e-3,
+    region_help="get FLAME_masks.pkl (FLAME website) or FaceDiffuser's data/vocaset/regions/lve.txt and fdd.txt and "
+                "re-run 'histalk-bench prepare vocaset ... --regions PATH' (presets: flame-masks, facediffuser-vocaset)",
+)

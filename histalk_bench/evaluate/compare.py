@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
-
-import click
 
 from ..cache import Cache
 from ..common.errors import UserError
 from ..models.base import model_entry
+
+logger = logging.getLogger(__name__)
 
 
 def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir: Path | None, force: bool) -> Path:
@@ -18,7 +19,7 @@ def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir:
 
     target = out_dir / name / "predictions.h5"
     if target.exists() and not force:
-        click.echo(f"[compare] reusing {target}", err=True)
+        logger.info("[compare] reusing %s", target)
         return target
     if model_entry(name).trainable and run_dir is None:
         raise UserError(f"model '{name}' needs a trained run: pass --run {name}=RUN_DIR "

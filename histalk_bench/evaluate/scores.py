@@ -12,20 +12,14 @@ import numpy as np
 
 from .. import __version__
 from ..cache import Cache
+from ..common.atomic import write_text_atomic
 from ..common.errors import UserError
+from ..datasets.base import dataset_facts
 from ..metrics import METRICS, all_specs, display_scale
 from ..metrics.accumulate import MetricAccumulator, as_reported
 from ..metrics.bootstrap import confidence_intervals
-from ..metrics.core import LRP_THRESHOLD
 from ..metrics.mouth import mouth_points
 from ..predict.sources import open_predictions
-
-REGION_HELP = {
-    "biwi": "get CodeTalker's BIWI/regions/lve.txt and fdd.txt and re-run 'histalk-bench prepare biwi ... "
-            "--regions DIR --regions-preset codetalker-biwi'",
-    "vocaset": "get FLAME_masks.pkl (FLAME website) or FaceDiffuser's data/vocaset/regions/lve.txt and fdd.txt and "
-               "re-run 'histalk-bench prepare vocaset ... --regions PATH' (presets: flame-masks, facediffuser-vocaset)",
-}
 
 
 def _git_commit() -> str | None:
@@ -43,7 +37,7 @@ def required_regions(cache: Cache) -> tuple[np.ndarray, np.ndarray]:
     missing = [name for name in ("lip", "upper_face") if name not in regions]
     if missing:
         raise UserError(f"the cache has no {' and '.join(missing)} region, so LVE/FDD cannot be computed: "
-                        + REGION_HELP.get(cache.dataset, "re-run prepare with --regions PATH"), cache.path)
+                        + dataset_facts(cache.dataset).region_help, cache.path)
     for name in ("lip", "upper_face"):
         ids = regions[name]
         if ids.size == 0 or ids.min() < 0 or ids.max() >= cache.n_vertices:
@@ -102,14 +96,6 @@ def _phonetic_fields(mouth, with_tiers: int, n_sequences: int) -> dict:
             "max_lag_ms": MAX_LAG_S * 1000.0, "notes": notes}
 
 
-def _write_json(scores: dict, out: str | os.PathLike) -> None:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(out.name + ".tmp")
-    temporary.write_text(json.dumps(scores, indent=1))
-    os.replace(temporary, out)
-
-
 def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, allow_missing: bool = False,
              lrp_threshold: float | None = None, seed: int = 0, out: str | os.PathLike | None = None,
              model: str | None = None) -> dict:
@@ -119,7 +105,7 @@ def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, al
         if not refs:
             raise UserError(f"no sequences in split '{split}'", data)
         lip_ids, upper_ids = required_regions(cache)
-        threshold = float(lrp_threshold if lrp_threshold is not None else LRP_THRESHOLD.get(cache.dataset, 1e-3))
+        threshold = float(lrp_threshold if lrp_threshold is not None else dataset_facts(cache.dataset).lrp_threshold)
         mouth = mouth_points(cache)
         source = open_predictions(pred, [(r.subject, r.sentence) for r in cache.sequences()], cache.dataset)
         try:
@@ -158,5 +144,5 @@ def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, al
                         "lrp_threshold": threshold, "bootstrap_seed": seed},
         }
     if out is not None:
-        _write_json(scores, out)
+        write_text_atomic(out, json.dumps(scores, indent=1))
     return scores

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..common.errors import UserError
 from . import FEATURES
+from .base import check_instance
 
 
 def make_extractors(spec: str | None, model: str | None = None, device: str | None = None,
@@ -15,5 +16,5 @@ def make_extractors(spec: str | None, model: str | None = None, device: str | No
     names = [name.strip() for name in spec.split(",") if name.strip()]
     if len(set(names)) != len(names):
         raise UserError(f"--features lists a name twice: '{spec}'")
-    return [FEATURES.get(name)(model=model, device=device, layer=layer, batch_size=batch_size, **options)
-            for name in names]
+    return [check_instance(FEATURES.get(name)(model=model, device=device, layer=layer, batch_size=batch_size, **options),
+                           name) for name in names]

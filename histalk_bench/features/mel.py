@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from ..common.constants import SAMPLE_RATE
+from .base import FeatureExtractorBase
 
 
 def _hz_to_mel(hz):
@@ -26,8 +27,10 @@ def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int = SAMPLE_RATE, fmin
     return bank.astype(np.float32)
 
 
-class LogMelExtractor:
+class LogMelExtractor(FeatureExtractorBase):
     """``extract(audio_16k) -> (T_f, 80)`` float32 at 100 Hz, T_f = ceil(N / 160)."""
+
+    name = "mel"
 
     def __init__(self, n_mels: int = 80, win_ms: float = 25.0, hop_ms: float = 10.0, fmin: float = 20.0,
                  fmax: float = 7600.0, **_options):
@@ -37,7 +40,6 @@ class LogMelExtractor:
         self.hop = int(SAMPLE_RATE * hop_ms / 1000)
         self.n_fft = 1 << (self.win - 1).bit_length()
         self.rate = SAMPLE_RATE / self.hop
-        self.cache_name = "mel"
         self._bank = mel_filterbank(n_mels, self.n_fft, fmin=self.fmin, fmax=self.fmax)
         self._window = np.hanning(self.win).astype(np.float32)
 
@@ -53,6 +55,3 @@ class LogMelExtractor:
         frames = padded[starts[:, None] + np.arange(self.win)[None]] * self._window
         power = np.abs(np.fft.rfft(frames, n=self.n_fft, axis=1)) ** 2
         return np.log(power @ self._bank.T + 1e-6).astype(np.float32)
-
-    def extract_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
-        return [self.extract(audio) for audio in audios]

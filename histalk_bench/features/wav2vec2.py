@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from ..common.errors import UserError
+from .base import FeatureExtractorBase
 
 DEFAULT_MODEL = "facebook/wav2vec2-base-960h"
 RATE = 50.0
@@ -107,9 +108,11 @@ def load_wav2vec2(model: str | None = None, allow_download: bool = False):
     return network
 
 
-class Wav2Vec2Extractor:
+class Wav2Vec2Extractor(FeatureExtractorBase):
     """``extract(audio_16k) -> (T_f, L+1, D)`` float32 (all hidden states, the CNN projection
     output first) or ``(T_f, D)`` for one ``layer``; T_f = floor((N - 400) / 320) + 1 at 50 Hz."""
+
+    name = "wav2vec2"
 
     def __init__(self, model: str | None = None, layer: int | None = None, device: str | None = None,
                  batch_size: int = 8, wav2vec2_model: str | None = None, **_options):

@@ -32,21 +32,21 @@ LVE = MetricSpec(
     "across sequences",
     ("frames", "lve_sum"), _lve_stats,
     lambda s: ratio(s["lve_sum"].sum(axis=-1), s["frames"].sum(axis=-1)),
-    {"vocaset": 1e5, "biwi": 1e4}, order=10)
+    {}, order=10)
 
 FDD = MetricSpec(
     "fdd", "1.0", False, "squared data units", "FDD (GT - pred, signed)",
     "upper-face dynamics deviation: per sequence, mean over upper-face vertices of std over time (ddof 0) of "
     "||X - template||^2, ground truth minus prediction (signed); mean over sequences",
     ("fdd",), _fdd_stats, lambda s: s["fdd"].mean(axis=-1),
-    {"vocaset": 1e7, "biwi": 1e5}, order=20)
+    {}, order=20)
 
 MVE = MetricSpec(
     "mve", "1.0", False, "data units", "MVE",
     "mean vertex error: mean non-squared L2 distance over all vertices and frames, pooled",
     ("frames", "mve_sum", "n_vertices"), _mve_stats,
     lambda s: ratio(s["mve_sum"].sum(axis=-1), (s["frames"] * s["n_vertices"]).sum(axis=-1)),
-    {"vocaset": 1e3, "biwi": 1.0}, order=30)
+    {}, order=30)
 
 LRP = MetricSpec(
     "lrp", "0.1-geometric", True, "percent of frames", "LRP (%, geometric)",
@@ -55,9 +55,3 @@ LRP = MetricSpec(
     ("frames", "lrp_hits"), _lrp_stats,
     lambda s: 100.0 * ratio(s["lrp_hits"].sum(axis=-1), s["frames"].sum(axis=-1)),
     {}, order=40)
-
-# Default LRP threshold in data units, about 3 mm of lip error on both datasets: VOCASET is in
-# metres (3e-3); a BIWI template is ~0.83 units across a ~15 cm face, so 3 mm ~ 1.7e-2 units.
-# (Published LVEs correspond to a typical worst-lip error of ~5 mm on VOCASET and ~0.02 units on
-# BIWI, so these thresholds separate good and poor frames.)  Always reported with the result.
-LRP_THRESHOLD = {"vocaset": 3e-3, "biwi": 1.7e-2}

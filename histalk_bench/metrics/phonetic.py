@@ -40,7 +40,7 @@ def viseme_lve_spec(cls: str, order: int) -> MetricSpec:
         "(viseme table: docs/metrics.md)",
         (frames, total), _viseme_stats(cls),
         lambda s: ratio(s[total].sum(axis=-1), s[frames].sum(axis=-1)),
-        {"vocaset": 1e5, "biwi": 1e4}, table="phonetic", order=order)
+        {}, table="phonetic", order=order, scale_like="lve")
 
 
 LVE_BILABIAL, LVE_LABIODENTAL, LVE_ROUNDED, LVE_OPEN, LVE_OTHER = (viseme_lve_spec(cls, 200 + i) for i, cls in enumerate(CLASSES))

@@ -23,7 +23,9 @@ class MetricSpec:
     """One metric, defined once.
 
     table: 'core' (the main leaderboard table and metric bars) or 'phonetic' (the phonetic table).
-    display_scale: dataset -> factor the value is multiplied by for printing (default 1).
+    display_scale: dataset -> factor the value is multiplied by for printing, for datasets whose
+    registry entry (histalk_bench.datasets.base.DatasetEntry.display_scale) does not name this
+    metric (or ``scale_like``, the metric whose scale it shares); default 1.
     """
 
     name: str
@@ -38,8 +40,16 @@ class MetricSpec:
     display_scale: Mapping[str, float] = field(default_factory=dict)
     table: str = "core"
     order: int = 100
+    scale_like: str = ""
 
     def scale_for(self, dataset: str) -> float:
+        """The factor papers print this metric with on ``dataset`` (the dataset's facts come first)."""
+        from ..datasets.base import dataset_facts
+
+        facts = dataset_facts(dataset).display_scale
+        key = self.scale_like or self.name
+        if key in facts:
+            return float(facts[key])
         return float(self.display_scale.get(dataset, self.display_scale.get("default", 1.0)))
 
 

@@ -7,14 +7,7 @@ a torch model costs nothing at CLI start-up; the contract is checked on first lo
 
 from ..registry import Registry
 
-
-def _check(target, name):
-    from .base import check_model_entry
-
-    return check_model_entry(target, name)
-
-
-MODELS = Registry("model", contract=_check)
+MODELS = Registry("model", contract="histalk_bench.models.base:check_model_entry")
 MODELS.register("static", "histalk_bench.models.baselines.static:StaticEntry", help="template, no motion (floor)")
 MODELS.register("mean", "histalk_bench.models.baselines.mean:MeanEntry", help="template + mean training displacement")
 MODELS.register("histalk", "histalk_bench.models.histalk.api:HiSTalkEntry", help="HiSTalk (hierarchical, CMG + HSF2S + S2D)")

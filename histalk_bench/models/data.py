@@ -18,6 +18,7 @@ import torch
 from ..align.units import hierarchy
 from ..cache import Cache, SequenceRef
 from ..common.errors import UserError
+from ..datasets.landmarks import apply_landmark_map
 
 
 def resample_features(features: np.ndarray, rate: float, n_frames: int, fps: float) -> np.ndarray:
@@ -36,11 +37,6 @@ def resample_features(features: np.ndarray, rate: float, n_frames: int, fps: flo
 def as_layers(features: np.ndarray) -> np.ndarray:
     """(T, D) -> (T, 1, D); (T, L, D) unchanged."""
     return features[:, None, :] if features.ndim == 2 else features
-
-
-def apply_landmark_map(motion: np.ndarray, landmark_map) -> np.ndarray:
-    ids, weights = landmark_map
-    return np.einsum("tlkc,lk->tlc", motion[:, ids], weights).astype(np.float32)
 
 
 @dataclass

@@ -33,6 +33,7 @@ from typing import Callable, Protocol
 import numpy as np
 import torch
 
+from ..common.atomic import commit_file
 from ..common.progress import Progress
 
 
@@ -270,7 +271,7 @@ def _save(state: dict, path: Path) -> None:
     """torch.save through a temporary file, so a crash never leaves a half-written checkpoint."""
     partial = path.with_name(path.name + ".partial")
     torch.save(state, partial)
-    os.replace(partial, path)
+    commit_file(partial, path)
 
 
 def _validate(task: TrainTask, model, loader, device) -> dict:

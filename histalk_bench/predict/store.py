@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
+from ..common.atomic import commit_file
 from ..cache.schema import _attr, _open_h5
 from ..common.errors import UserError
 
@@ -52,7 +53,7 @@ class PredictionWriter:
 
     def close(self) -> Path:
         self._file.close()
-        os.replace(self._temporary, self.path)
+        commit_file(self._temporary, self.path)
         return self.path
 
     def __enter__(self) -> "PredictionWriter":

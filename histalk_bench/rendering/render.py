@@ -125,7 +125,8 @@ class _Loaded:
 
 def _load(data, preds: list[Path], sequence: str, condition: str | None) -> _Loaded:
     """Ground truth, faces, audio and predictions of one sequence, cut to the shortest length."""
-    from ..cache import AUDIO_RATE, Cache
+    from ..cache import Cache
+    from ..common.constants import SAMPLE_RATE
 
     subject, sentence = parse_sequence(sequence)
     with Cache(data) as cache:
@@ -146,7 +147,7 @@ def _load(data, preds: list[Path], sequence: str, condition: str | None) -> _Loa
         raise UserError(f"sequence '{subject}/{sentence}' has no frames to render", data)
     for panel in panels:
         panel.vertices = panel.vertices[:n_frames]
-    n_samples = int(round(n_frames / fps * AUDIO_RATE))
+    n_samples = int(round(n_frames / fps * SAMPLE_RATE))
     audio = np.pad(audio[:n_samples], (0, max(0, n_samples - len(audio))))
     return _Loaded(panels, faces, audio, fps, dataset)
 
@@ -162,7 +163,7 @@ def render_sequence(data: str | os.PathLike, preds: list[str | os.PathLike], seq
     ``error_colors`` each prediction is coloured by its per-vertex L2 distance to the ground
     truth (top of the scale: ``error_max`` in mesh units, default the 99th percentile).
     The view is framed on the ground truth, so a prediction that drifts away leaves the panel."""
-    from ..cache import AUDIO_RATE
+    from ..common.constants import SAMPLE_RATE
     from ..common.progress import progress_bar
     from .colors import choose_scale, error_rgb, vertex_errors
     from .geometry import frame_meshes
@@ -187,7 +188,7 @@ def render_sequence(data: str | os.PathLike, preds: list[str | os.PathLike], seq
     renderer = Renderer(loaded.faces, frame_meshes([gt], margin=1.12), size)
     try:  # the renderer is closed in every case (EGL contexts must be released)
         writer = VideoWriter(out, width=width, height=height, fps=loaded.fps, audio=loaded.audio,
-                             sample_rate=AUDIO_RATE)
+                             sample_rate=SAMPLE_RATE)
         try:
             n_frames = gt.shape[0]
             for t in progress_bar(range(n_frames), desc=f"render ({chosen})", total=n_frames, enabled=progress):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..common.atomic import commit_file
+from ..common.constants import SAMPLE_RATE
 from ..common.errors import UserError
 
 
@@ -27,7 +29,7 @@ class VideoWriter:
     audio: (N,) float32 mono at ``sample_rate`` or None; fps: frames per second."""
 
     def __init__(self, path: str | os.PathLike, *, width: int, height: int, fps: float,
-                 audio: np.ndarray | None = None, sample_rate: int = 16000, crf: int = 20):
+                 audio: np.ndarray | None = None, sample_rate: int = SAMPLE_RATE, crf: int = 20):
         import soundfile
 
         if width % 2 or height % 2:
@@ -71,7 +73,7 @@ class VideoWriter:
             self._fail()
         self._process.stderr.close()
         self._tempdir.cleanup()
-        os.replace(self._partial, self.path)
+        commit_file(self._partial, self.path)
         return self.path
 
     def abort(self) -> None:

@@ -7,11 +7,12 @@ synth (VOCASET raw layout) -> prepare (oracle alignment, log-mel features) -> tr
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,13 +36,13 @@ class DemoOptions:
 
 
 def _stage(name: str):
-    click.echo(f"[demo] {name} ...", err=True)
+    logger.info("[demo] %s ...", name)
     return time.perf_counter()
 
 
 def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = False) -> Path:
     """Run the whole pipeline into ``out``; returns the path of ``leaderboard.csv``."""
-    from ..datasets.vocaset import prepare_vocaset
+    from ..datasets.prepare import prepare
     from ..evaluate.compare import run_compare
     from ..models import MODELS
     from ..synth import write_synthetic_corpus
@@ -58,8 +59,8 @@ def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = 
 
     start = _stage("preparing the cache (oracle alignment, log-mel features)")
     cache_path = out / "cache.h5"
-    summary = prepare_vocaset(root=corpus, out=cache_path, aligner="oracle", features="mel", force=force, progress=False)
-    click.echo(f"[demo] {summary.line()}", err=True)
+    summary = prepare("vocaset", root=corpus, out=cache_path, aligner="oracle", features="mel", force=force, progress=False)
+    logger.info("[demo] %s", summary.line())
     timings["prepare_s"] = time.perf_counter() - start
 
     runs: dict[str, Path] = {}

@@ -21,9 +21,9 @@ from .model import FaceFormer, FaceFormerConfig
 
 
 def protocol_speakers(cache: Cache) -> tuple[str, ...]:
-    from ..histalk.api import training_speakers
+    from ...datasets.base import training_speaker_order
 
-    return training_speakers(cache)
+    return training_speaker_order(cache.dataset, cache.subjects("train"))
 
 
 class FaceFormerSequences(torch.utils.data.Dataset):

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ...cache import Cache, SequenceRef
+from ...common.constants import SAMPLE_RATE
 from ...common.errors import UserError
 from ..base import ModelEntry
 from ..data import CacheSequences, DataSpec, as_layers, collate, load_item
@@ -22,14 +23,10 @@ STAT_SEQUENCES = 24  # sequences sampled to estimate feature and motion statisti
 
 
 def training_speakers(cache: Cache) -> tuple[str, ...]:
-    """Training subjects in the protocol's one-hot order (FIELD.md), else sorted."""
-    from ...datasets.splits import BIWI_TRAIN, VOCASET_TRAIN
+    """Training subjects in the protocol's one-hot order (FIELD.md; the dataset's registry entry), else sorted."""
+    from ...datasets.base import training_speaker_order
 
-    present = cache.subjects("train")
-    for order in (VOCASET_TRAIN, BIWI_TRAIN):
-        if set(present) <= set(order):
-            return tuple(s for s in order if s in present)
-    return tuple(sorted(present))
+    return training_speaker_order(cache.dataset, cache.subjects("train"))
 
 
 def data_statistics(cache: Cache, refs: list[SequenceRef], feature: str) -> tuple[np.ndarray, np.ndarray, float]:
@@ -220,7 +217,7 @@ class HiSTalkPredictor:
         from ..data import resample_features
 
         features, rate = self.extract(audio_16k)
-        n_frames = max(1, int(round(len(audio_16k) / 16000 * self.config.fps)))
+        n_frames = max(1, int(round(len(audio_16k) / SAMPLE_RATE * self.config.fps)))
         item = {"audio": resample_features(features, rate, n_frames, self.config.fps),
                 "key": "audio", **hierarchy(n_frames, self.config.fps, source="statistical")}
         speakers = self.config.speakers if self.config.use_style else ()

@@ -1,56 +1,34 @@
-"""The preparation pipeline shared by every dataset recipe.
+"""The one preparation pipeline: :func:`prepare` (any registered dataset) and :func:`run_prepare`.
 
-A recipe lists its sequences as :class:`SourceSequence` (loaders, not arrays) plus the
-per-dataset header (templates, faces, regions, landmark map); :func:`run_prepare` validates,
-aligns, extracts features and writes each sequence as an atomic shard, in batches, then
-finalizes the cache.  Memory holds one batch of sequences at a time.
+A dataset's reader returns a :class:`Release`: the header (templates, faces, regions, landmark
+map) and its sequences as :class:`SourceSequence` loaders, not arrays.  :func:`run_prepare`
+validates, aligns, extracts features and writes each sequence as an atomic shard, in batches,
+then finalizes the cache.  Memory holds one batch of sequences at a time.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-import click
 import numpy as np
 
 from ..cache import Cache, CacheWriter, SequenceData
+from ..common.constants import SAMPLE_RATE
 from ..common.errors import UserError
 from ..common.progress import progress_bar
+from .base import DatasetHeader, ReaderOptions, SourceSequence, dataset_entry
+from .common import select_sources
 from .landmarks import LandmarkMap, check_map, select_by_motion
-from .regions import Region, check_in_range
+from .regions import check_in_range
+
+logger = logging.getLogger(__name__)
 
 BATCH = 16
-
-
-@dataclass
-class SourceSequence:
-    """One sequence of a release. ``load_vertices() -> (T, V, 3)`` at the cache fps,
-    ``load_audio() -> (N,)`` float32 16 kHz; both raise UserError naming their file."""
-
-    subject: str
-    sentence: str
-    split: str
-    transcript: str
-    load_vertices: Callable[[], np.ndarray]
-    load_audio: Callable[[], np.ndarray]
-    vertex_source: str
-
-
-@dataclass
-class DatasetHeader:
-    dataset: str
-    fps: float
-    n_vertices: int
-    templates: dict[str, np.ndarray]
-    faces: np.ndarray | None = None
-    regions: dict[str, Region] = field(default_factory=dict)
-    landmarks: LandmarkMap | None = None
-    landmark_candidates: np.ndarray | None = None  # used when landmarks must be selected
 
 
 @dataclass
@@ -173,6 +151,28 @@ def _make_extractors(options: PrepareOptions):
     return make_extractors(options.features, **options.feature_options)
 
 
+
+def prepare(dataset: str, root: str | os.PathLike, out: str | os.PathLike, *, aligner: str = "none",
+            features: str = "none", regions: str | None = None, regions_preset: str | None = None,
+            landmarks: str | None = None, mesh: str | None = None, transcripts: str | None = None,
+            subjects: list[str] | None = None, limit: int | None = None, **options) -> PrepareSummary:
+    """Read the release of registered ``dataset`` at ``root`` and write the cache ``out``.
+
+    ``subjects``/``limit`` select sequences (the cache keeps the templates of the selected subjects);
+    ``options`` are :class:`PrepareOptions` fields (force, skip_bad, jobs, textgrids, progress,
+    aligner_options, feature_options).
+    """
+    root = Path(root)
+    entry = dataset_entry(dataset)
+    release = entry.read(root, ReaderOptions(regions, regions_preset, landmarks, mesh, transcripts))
+    sources = select_sources(release.sources, subjects, limit, root)
+    header = release.header
+    selected = {source.subject for source in sources}
+    header.templates = {s: t for s, t in header.templates.items() if s in selected} or header.templates
+    prepare_options = PrepareOptions(aligner=aligner, features=features, corpus_root=str(root), **options)
+    return run_prepare(out, header, sources, prepare_options, release.config)
+
+
 def run_prepare(out: str | os.PathLike, header: DatasetHeader, sources: list[SourceSequence],
                 options: PrepareOptions, root_config: dict) -> PrepareSummary:
     """Write the cache at ``out``; returns a summary. Raises UserError on bad input
@@ -183,20 +183,38 @@ def run_prepare(out: str | os.PathLike, header: DatasetHeader, sources: list[Sou
     aligner = _make_aligner(options)
     config = _run_config(header, options, extractors, root_config)
     summary = PrepareSummary(out)
-
-    if out.exists() and not options.force:
-        try:
-            with Cache(out) as existing:
-                present = {(r.subject, r.sentence) for r in existing.sequences()}
-                wanted = {(s.subject, s.sentence) for s in sources}
-                if existing.config == json.loads(json.dumps(config, sort_keys=True, default=str)) and wanted <= present:
-                    summary.up_to_date = True
-                    return summary
-        except UserError:
-            pass
-
+    if not options.force and _up_to_date(out, config, sources):
+        summary.up_to_date = True
+        return summary
     if header.landmarks is None:
         header.landmarks = _select_landmarks(header, sources)
+    writer = _open_writer(out, header, config, options)
+    kept: list[tuple[str, str]] = []
+    try:
+        pending = _pending(writer, sources, options, extractors, summary, kept)
+        _process(pending, writer, header, options, aligner, extractors, summary, kept)
+    except UserError:
+        writer.abandon()
+        raise
+    writer.finalize(keep=kept)
+    return summary
+
+
+def _up_to_date(out: Path, config: dict, sources: list[SourceSequence]) -> bool:
+    """True when the cache at ``out`` was made with ``config`` and holds every wanted sequence."""
+    if not out.exists():
+        return False
+    try:
+        with Cache(out) as existing:
+            present = {(r.subject, r.sentence) for r in existing.sequences()}
+            wanted = {(s.subject, s.sentence) for s in sources}
+            return existing.config == json.loads(json.dumps(config, sort_keys=True, default=str)) and wanted <= present
+    except UserError:
+        return False
+
+
+def _open_writer(out: Path, header: DatasetHeader, config: dict, options: PrepareOptions) -> CacheWriter:
+    """A writer with the header stored: templates, faces, regions, landmark map."""
     writer = CacheWriter(out, dataset=header.dataset, fps=header.fps, n_vertices=header.n_vertices,
                          config=config, force=options.force)
     writer.set_templates(header.templates)
@@ -207,45 +225,57 @@ def run_prepare(out: str | os.PathLike, header: DatasetHeader, sources: list[Sou
     _store_lip_pairs(writer, header)
     writer.set_landmark_map(header.landmarks.vertex_ids, header.landmarks.weights,
                             source=header.landmarks.source, kind=header.landmarks.kind)
+    return writer
 
-    kept: list[tuple[str, str]] = []
-    try:
-        pending: list[tuple[SourceSequence, SequenceData | None]] = []
-        for source in sources:
-            existing = writer.load_done(source.subject, source.sentence) if writer.is_done(source.subject, source.sentence) else None
-            if not _needs_work(existing, options, extractors):
-                summary.reused += 1
-                kept.append((source.subject, source.sentence))
-            else:
-                pending.append((source, existing))
-        with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-            bar = progress_bar(range(len(pending)), desc=f"prepare {header.dataset}", enabled=options.progress)
-            bar_iter = iter(bar)
-            for start in range(0, len(pending), BATCH):
-                batch = pending[start : start + BATCH]
-                loaded = list(pool.map(lambda item: _load(item, header, options, summary), batch))
-                loaded = [seq for seq in loaded if seq is not None]
-                if aligner is not None:
-                    _align(aligner, loaded, options, summary)
-                for extractor in extractors:
-                    outputs = extractor.extract_batch([seq.audio for seq in loaded])
-                    for seq, array in zip(loaded, outputs):
-                        seq.features[extractor.cache_name] = (array, extractor.rate)
-                for seq in loaded:
-                    configs = json.loads(seq.attrs.get("feature_configs", "{}"))
-                    configs.update({e.cache_name: e.config() for e in extractors})
-                    seq.attrs["feature_configs"] = json.dumps(configs, sort_keys=True)
-                    seq.landmarks = header.landmarks.apply(seq.vertices)
-                    writer.write_sequence(seq)
-                    kept.append((seq.subject, seq.sentence))
-                    summary.written += 1
-                for _ in batch:
-                    next(bar_iter, None)
-    except UserError:
-        writer.abandon()
-        raise
-    writer.finalize(keep=kept)
-    return summary
+
+def _pending(writer: CacheWriter, sources: list[SourceSequence], options: PrepareOptions, extractors,
+             summary: PrepareSummary, kept: list) -> list[tuple[SourceSequence, SequenceData | None]]:
+    """The sequences that need work (with their finished shard, if any); finished ones go to ``kept``."""
+    pending = []
+    for source in sources:
+        done = writer.is_done(source.subject, source.sentence)
+        existing = writer.load_done(source.subject, source.sentence) if done else None
+        if not _needs_work(existing, options, extractors):
+            summary.reused += 1
+            kept.append((source.subject, source.sentence))
+        else:
+            pending.append((source, existing))
+    return pending
+
+
+def _process(pending: list, writer: CacheWriter, header: DatasetHeader, options: PrepareOptions, aligner,
+             extractors, summary: PrepareSummary, kept: list) -> None:
+    """Load, align, extract and write ``pending`` in batches of :data:`BATCH` (readers in parallel)."""
+    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+        bar = iter(progress_bar(range(len(pending)), desc=f"prepare {header.dataset}", enabled=options.progress))
+        for start in range(0, len(pending), BATCH):
+            batch = pending[start : start + BATCH]
+            loaded = [seq for seq in pool.map(lambda item: _load(item, header, options, summary), batch) if seq is not None]
+            if aligner is not None:
+                _align(aligner, loaded, options, summary)
+            _extract(extractors, loaded)
+            for seq in loaded:
+                seq.landmarks = header.landmarks.apply(seq.vertices)
+                writer.write_sequence(seq)
+                kept.append((seq.subject, seq.sentence))
+                summary.written += 1
+            for _ in batch:
+                next(bar, None)
+
+
+def _extract(extractors, sequences: list[SequenceData]) -> None:
+    """Every extractor's features into ``seq.features`` and its config into the ``feature_configs`` attribute."""
+    from ..features.base import check_outputs
+
+    audios = [seq.audio for seq in sequences]
+    for extractor in extractors:
+        outputs = check_outputs(extractor, audios, extractor.extract_batch(audios))
+        for seq, array in zip(sequences, outputs):
+            seq.features[extractor.cache_name] = (array, extractor.rate)
+    for seq in sequences:
+        configs = json.loads(seq.attrs.get("feature_configs", "{}"))
+        configs.update({e.cache_name: e.config() for e in extractors})
+        seq.attrs["feature_configs"] = json.dumps(configs, sort_keys=True)
 
 
 def _load(item, header: DatasetHeader, options: PrepareOptions, summary: PrepareSummary) -> SequenceData | None:
@@ -262,21 +292,22 @@ def _load(item, header: DatasetHeader, options: PrepareOptions, summary: Prepare
         if not options.skip_bad:
             raise
         summary.skipped_bad.append(f"{source.subject}/{source.sentence}")
-        click.echo(f"skipped: {exc}", err=True)
+        logger.warning("skipped: %s", exc)
         return None
 
 
 def _align(aligner, sequences: list[SequenceData], options: PrepareOptions, summary: PrepareSummary) -> None:
-    from ..align.base import AlignmentFailure, AlignRequest
+    """Tiers into each sequence; a per-item failure is stored as missing, a bug in the aligner propagates."""
+    from ..align.base import AlignmentFailure, AlignRequest, check_results
 
     requests = [AlignRequest(s.subject, s.sentence, s.audio, s.transcript) for s in sequences]
-    for seq, result in zip(sequences, aligner.align_many(requests)):
+    for seq, result in zip(sequences, check_results(aligner, requests, aligner.align_many(requests))):
         seq.attrs["aligner"] = options.aligner
         if isinstance(result, AlignmentFailure):
             seq.phones = seq.words = None
             seq.attrs["alignment_error"] = result.reason
             summary.alignment_failed.append(f"{seq.subject}/{seq.sentence}")
-            click.echo(f"alignment failed for {seq.subject}/{seq.sentence}: {result.reason}", err=True)
+            logger.warning("alignment failed for %s/%s: %s", seq.subject, seq.sentence, result.reason)
             continue
         seq.attrs.pop("alignment_error", None)
         seq.phones, seq.words = result.phones, result.words
@@ -284,4 +315,4 @@ def _align(aligner, sequences: list[SequenceData], options: PrepareOptions, summ
             from ..align.textgrid_io import write_textgrid
 
             write_textgrid(Path(options.textgrids) / seq.subject / f"{seq.sentence}.TextGrid", result,
-                           len(seq.audio) / 16000.0)
+                           len(seq.audio) / SAMPLE_RATE)
