@@ -197,7 +197,8 @@ def test_a_new_metric_is_one_spec_and_one_registry_line():
 
 def test_prepare_stores_no_lip_pairs_when_the_flame_embedding_gives_the_inner_lips():
     from histalk_bench.datasets.landmarks import LandmarkMap
-    from histalk_bench.datasets.pipeline import DatasetHeader, _lip_pairs
+    from histalk_bench.datasets.base import DatasetHeader
+    from histalk_bench.datasets.prepare import _lip_pairs
     from histalk_bench.datasets.regions import Region
     from histalk_bench.synth.face import build_face
 

@@ -67,11 +67,11 @@ def _transcript_for(audio: Path, transcript: str | None) -> tuple[str, str]:
 
 
 def _write_atomic(path: Path, alignment, duration_s: float) -> Path:
+    from ..common.atomic import atomic_path
     from .textgrid_io import write_textgrid
 
-    temporary = path.with_name(path.name + ".tmp")
-    write_textgrid(temporary, alignment, duration_s)
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        write_textgrid(temporary, alignment, duration_s)
     return path
 
 
@@ -81,8 +81,9 @@ def align_files(audio_paths: list[str | os.PathLike], out: str | os.PathLike, *,
 
     A bad file (unreadable audio, no transcript) raises UserError before anything is written; an
     utterance the aligner cannot align is recorded in the result with its reason."""
-    from ..common.audio import TARGET_RATE, read_audio_16k
-    from .base import AlignmentFailure, AlignRequest
+    from ..common.audio import read_audio_16k
+    from ..common.constants import SAMPLE_RATE
+    from .base import AlignmentFailure, AlignRequest, check_results
     from .factory import make_aligner
 
     paths = [Path(p) for p in audio_paths]
@@ -101,12 +102,12 @@ def align_files(audio_paths: list[str | os.PathLike], out: str | os.PathLike, *,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result = AlignFilesResult()
-    for path, request, source, alignment in zip(paths, requests, texts, backend.align_many(requests)):
+    for path, request, source, alignment in zip(paths, requests, texts, check_results(backend, requests, backend.align_many(requests))):
         item = AlignedFile(path, transcript_source=source)
         if isinstance(alignment, AlignmentFailure):
             item.error = alignment.reason
         else:
-            item.textgrid = _write_atomic(out / f"{path.stem}.TextGrid", alignment, len(request.audio_16k) / TARGET_RATE)
+            item.textgrid = _write_atomic(out / f"{path.stem}.TextGrid", alignment, len(request.audio_16k) / SAMPLE_RATE)
             item.aligner = alignment.source or backend.name
             item.n_words, item.n_phones = len(alignment.words), len(alignment.phones)
         result.files.append(item)

@@ -12,8 +12,14 @@ from ..common.errors import UserError
 from ..metrics import all_specs
 from ..metrics.bootstrap import paired_test
 
-METRIC_ORDER = tuple(spec.name for spec in all_specs("core"))  # the main table's columns, from the registry
-PHONETIC_ORDER = tuple(spec.name for spec in all_specs("phonetic"))
+
+def metric_order() -> tuple[str, ...]:
+    """The main table's columns, read from the registry when needed (metrics registered later count)."""
+    return tuple(spec.name for spec in all_specs("core"))
+
+
+def phonetic_order() -> tuple[str, ...]:
+    return tuple(spec.name for spec in all_specs("phonetic"))
 
 
 def load_scores(paths: list[Path]) -> list[dict]:
@@ -92,8 +98,9 @@ def leaderboard_rows(scores: list[dict]) -> list[dict]:
     rows = []
     for s in scores:
         row = {"model": s["model"], "dataset": s["dataset"], "split": s["split"], "n_sequences": s["n_sequences"]}
-        for metric in METRIC_ORDER + PHONETIC_ORDER:
-            if metric not in s["metrics"] and metric in PHONETIC_ORDER:
+        phonetic = phonetic_order()
+        for metric in metric_order() + phonetic:
+            if metric not in s["metrics"] and metric in phonetic:
                 continue  # scores written before the phonetic metrics existed
             value, ci = s["metrics"].get(metric), s["ci95"].get(metric)
             row[metric] = float("nan") if value is None else value
@@ -144,7 +151,7 @@ def phonetic_lines(scores: list[dict]) -> list[str]:
     from ..metrics import METRICS
 
     rows = leaderboard_rows(scores)
-    specs = [METRICS.get(name) for name in PHONETIC_ORDER]
+    specs = [METRICS.get(name) for name in phonetic_order()]
     dataset = scores[0]["dataset"]
     header = ["model"] + [f"{spec.title}{_exponent(spec.scale_for(dataset))} {'↑' if spec.higher_is_better else '↓'}"
                           for spec in specs]
@@ -178,13 +185,13 @@ def write_leaderboard(scores: list[dict], out_dir: str | Path, phonetic: bool = 
     scale = scores[0]["display_scale"]
     better = scores[0]["higher_is_better"]
     unit = {"lrp": " (%)"}
-    header = (["model"] + [f"{m.upper()}{_exponent(scale[m])}{unit.get(m, '')} {'↑' if better[m] else '↓'}" for m in METRIC_ORDER]
+    header = (["model"] + [f"{m.upper()}{_exponent(scale[m])}{unit.get(m, '')} {'↑' if better[m] else '↓'}" for m in metric_order()]
               + ["sequences"])
     lines = [f"# Leaderboard: {scores[0]['dataset']} / {scores[0]['split']}", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [row["model"]]
-        cells += [_cell(row, m, scale[m]) for m in METRIC_ORDER]
+        cells += [_cell(row, m, scale[m]) for m in metric_order()]
         cells.append(str(row["n_sequences"]))
         lines.append("| " + " | ".join(cells) + " |")
     lrp = scores[0].get("lrp", {})

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .leaderboard import METRIC_ORDER, _exponent, leaderboard_rows
+from .leaderboard import _exponent, leaderboard_rows, metric_order
 
 
 def _pyplot():
@@ -54,8 +54,9 @@ def plot_metric_bars(scores: list[dict], out: Path) -> Path:
     rows = leaderboard_rows(scores)
     scale = scores[0]["display_scale"]
     colours = model_colours(_ranked_names(scores))
-    fig, axes = plt.subplots(1, len(METRIC_ORDER), figsize=(3.0 * len(METRIC_ORDER), 3.4))
-    for ax, metric in zip(axes, METRIC_ORDER):
+    metrics = metric_order()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.0 * len(metrics), 3.4))
+    for ax, metric in zip(axes, metrics):
         values = np.asarray([r[metric] for r in rows]) * scale[metric]
         low = values - np.asarray([r[f"{metric}_ci_low"] for r in rows]) * scale[metric]
         high = np.asarray([r[f"{metric}_ci_high"] for r in rows]) * scale[metric] - values
