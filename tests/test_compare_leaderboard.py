@@ -45,7 +45,11 @@ def test_compare_baselines_and_rebuild_leaderboard(cache_path, tmp_path):
     assert static_scores["metrics"]["fdd"] > 0  # no motion: GT dynamics minus zero
     markdown = (tmp_path / "cmp" / "leaderboard.md").read_text()
     assert "↓" in markdown and "↑" in markdown and "±" in markdown and "(x1e-5)" in markdown
-    assert "Paired bootstrap" in markdown and "NOT comparable" not in markdown.split("|")[0]
+    assert "NOT comparable" not in markdown.split("|")[0]
+    # 6 test sequences: intervals marked unreliable, no p-value (honest statistics below 10 sequences)
+    assert "No paired bootstrap test: only 6 common sequences" in markdown and "p <" not in markdown and "p =" not in markdown
+    main_rows = [line for line in markdown.split("## Phonetic metrics")[0].splitlines() if line.startswith("| static")]
+    assert main_rows and main_rows[0].count("†") == 4 and "fewer than 10 sequences" in markdown
     for plot in ("metrics.png", "lve_per_subject.png", "lip_opening.png", "lve_per_viseme.png", "lipsync_offsets.png"):
         assert (tmp_path / "cmp" / "plots" / plot).stat().st_size > 10_000
     phonetic = markdown.split("## Phonetic metrics")[1]  # compare always adds the phonetic table
@@ -66,7 +70,8 @@ def test_compare_baselines_and_rebuild_leaderboard(cache_path, tmp_path):
     assert "## Phonetic metrics" in phonetic.stdout and (tmp_path / "rebuilt" / "plots" / "lve_per_viseme.png").exists()
 
 
-def test_leaderboard_refuses_mixed_splits_and_flags_other_regions(cache_path, tmp_path):
+def test_leaderboard_refuses_mixed_splits_and_flags_other_regions(tmp_path):
+    cache_path = build_cache(tmp_path / "ten.h5", n_sentences=5)  # 10 test sequences: a p-value is printed
     run_compare(["static"], cache_path, "test", tmp_path / "a")
     scores = json.loads((tmp_path / "a" / "static" / "scores.json").read_text())
     other = dict(scores, model="other", split="val")
@@ -78,7 +83,7 @@ def test_leaderboard_refuses_mixed_splits_and_flags_other_regions(cache_path, tm
     run_compare(["static"], cache_path, "test", tmp_path / "b")
     csv_path, md_path, plots = rebuild_leaderboard([tmp_path / "a", tmp_path / "b"], tmp_path / "both")
     text = md_path.read_text()
-    assert "static (a)" in text and "static (b)" in text and "p = 1.0000" in text
+    assert "static (a)" in text and "static (b)" in text and "p = 1.0000" in text and "†" not in text
     assert all(p.stat().st_size > 10_000 for p in plots)
 
 
@@ -128,7 +133,7 @@ def test_scores_written_before_the_phonetic_metrics_still_rebuild(cache_path, tm
     old_path.write_text(json.dumps(old))
     csv_path, md_path, _ = rebuild_leaderboard([tmp_path / "cmp"], phonetic=True)
     text = md_path.read_text()
-    assert "WARNING" not in text and "Paired bootstrap" in text
+    assert "WARNING" not in text and "No paired bootstrap test: only 6 common sequences" in text  # < 10: no p-value
     mean_row = next(line for line in text.split("## Phonetic metrics")[1].splitlines() if line.startswith("| mean"))
     assert mean_row.count("absent") == 9  # every phonetic column
     assert {s["model"] for s in load_scores([old_path])} == {"mean"}

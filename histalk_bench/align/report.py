@@ -254,6 +254,11 @@ def align_report(cache_path: str, reference: str | None = "oracle", tier_source:
                 missing_hyp.append(key)
             else:
                 accumulator.add(words, phones or [], truth.words, truth.phones)
+        if accumulator.n_sequences == 0:
+            total = len(missing_hyp) + len(missing_ref)
+            why = (f"{len(missing_hyp)} have no {'cached alignment (prepare with --aligner)' if aligner is None else 'alignment'}"
+                   if missing_hyp else f"{len(missing_ref)} have no reference in {folder}")
+            raise UserError(f"nothing to compare: of {total} sequences, {why}", cache_path)
         result = accumulator.result()
         return AlignReport(words=result["words"], phones=result["phones"], n_sequences=accumulator.n_sequences,
                            reference=str(folder), tier_source=tier_source,

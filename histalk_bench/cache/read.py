@@ -11,7 +11,8 @@ import h5py
 import numpy as np
 
 from ..common.errors import UserError
-from .schema import SCHEMA_VERSION, Interval, SequenceRef, SequenceData, _array_to_tier, _read_sequence_group, _attr, _open_h5
+from .schema import (SCHEMA_VERSION, Interval, SequenceRef, SequenceData, _array_to_tier, _read_sequence_group, _attr,
+                     _open_h5, read_checked)
 
 
 
@@ -74,6 +75,18 @@ class Cache:
         return json.loads(_attr(self._h5.attrs.get("config", "{}")))
 
     @property
+    def stored_fingerprint(self) -> str | None:
+        """The fingerprint written by prepare (None for a cache written before fingerprints)."""
+        value = self._h5.attrs.get("fingerprint")
+        return _attr(value) if value is not None else None
+
+    def provenance(self) -> dict:
+        """fingerprint, verified, dataset, fps, n_vertices, path (see :mod:`.fingerprint`)."""
+        from .fingerprint import cache_provenance
+
+        return cache_provenance(self)
+
+    @property
     def created_with(self) -> str:
         return _attr(self._h5.attrs.get("created_with", ""))
 
@@ -90,13 +103,13 @@ class Cache:
         templates = self._h5.get("templates")
         if templates is None or subject not in templates:
             raise UserError(f"no template for subject '{subject}'", self.path)
-        return templates[subject][()]
+        return read_checked(templates[subject])
 
     def regions(self) -> dict[str, np.ndarray]:
         """name -> int64 vertex ids (e.g. 'lip', 'upper_face'); empty when none were given."""
         if "regions" not in self._h5:
             return {}
-        return {name: ds[()] for name, ds in self._h5["regions"].items()}
+        return {name: read_checked(ds) for name, ds in self._h5["regions"].items()}
 
     def region_info(self) -> dict[str, dict]:
         """name -> {'source': file name, 'sha256': digest, 'n': count}."""
@@ -156,12 +169,11 @@ class Cache:
 
     def vertices(self, subject: str, sentence: str, frames: slice | None = None) -> np.ndarray:
         """(T, V, 3) float32 (or the given frame slice)."""
-        dataset = self._group(subject, sentence)["vertices"]
-        return dataset[frames] if frames is not None else dataset[()]
+        return read_checked(self._group(subject, sentence)["vertices"], frames if frames is not None else ())
 
     def audio(self, subject: str, sentence: str) -> np.ndarray:
         """(N,) float32 mono at 16 kHz."""
-        return self._group(subject, sentence)["audio"][()]
+        return read_checked(self._group(subject, sentence)["audio"])
 
     def tier(self, subject: str, sentence: str, name: str) -> list[Interval] | None:
         """'phones' or 'words' as (start s, end s, label), or None when not aligned."""
@@ -178,12 +190,12 @@ class Cache:
         if "features" not in group or name not in group["features"]:
             return None
         dataset = group["features"][name]
-        return dataset[()], float(dataset.attrs["rate"])
+        return read_checked(dataset), float(dataset.attrs["rate"])
 
     def landmarks(self, subject: str, sentence: str) -> np.ndarray | None:
         """(T, L, 3) float32 or None."""
         group = self._group(subject, sentence)
-        return group["landmarks"][()] if "landmarks" in group else None
+        return read_checked(group["landmarks"]) if "landmarks" in group else None
 
     def read(self, subject: str, sentence: str) -> SequenceData:
         return _read_sequence_group(self._group(subject, sentence), subject, sentence)

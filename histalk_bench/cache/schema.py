@@ -21,6 +21,8 @@ TIERS = ("phones", "words")
 
 _TIER_DTYPE = np.dtype([("start", "<f8"), ("end", "<f8"), ("label", h5py.string_dtype())])
 _HEADER_NAME = "_header.h5"
+CHECKSUM = {"fletcher32": True}  # HDF5 per-chunk checksums: corrupted bytes fail on read
+DIGEST_ATTR = "content_sha256"   # per-sequence digest, the input of the cache fingerprint
 
 
 @dataclass
@@ -110,10 +112,11 @@ def _write_sequence_group(parent: h5py.Group, seq: SequenceData) -> None:
     group.attrs["transcript"] = seq.transcript or ""
     for key, value in seq.attrs.items():
         group.attrs[key] = value
+    group.attrs[DIGEST_ATTR] = sequence_digest(seq)
     frames_per_chunk = max(1, min(vertices.shape[0], 30))
-    group.create_dataset("vertices", data=vertices, chunks=(frames_per_chunk, *vertices.shape[1:]))
+    group.create_dataset("vertices", data=vertices, chunks=(frames_per_chunk, *vertices.shape[1:]), **CHECKSUM)
     audio = np.ascontiguousarray(seq.audio, dtype=np.float32).reshape(-1)
-    group.create_dataset("audio", data=audio)
+    group.create_dataset("audio", data=audio, **CHECKSUM)
     group["audio"].attrs["sample_rate"] = AUDIO_RATE
     for tier_name in TIERS:
         intervals = getattr(seq, tier_name)
@@ -122,29 +125,64 @@ def _write_sequence_group(parent: h5py.Group, seq: SequenceData) -> None:
     if seq.features:
         features = group.create_group("features")
         for name, (array, rate) in seq.features.items():
-            features.create_dataset(name, data=np.asarray(array, dtype=np.float32))
+            features.create_dataset(name, data=np.asarray(array, dtype=np.float32), **CHECKSUM)
             features[name].attrs["rate"] = float(rate)
     if seq.landmarks is not None:
-        group.create_dataset("landmarks", data=np.asarray(seq.landmarks, dtype=np.float32))
+        group.create_dataset("landmarks", data=np.asarray(seq.landmarks, dtype=np.float32), **CHECKSUM)
+
+
+def sequence_digest(seq: SequenceData) -> str:
+    """sha256 of a sequence's content (arrays as float32 bytes, tiers, split, transcript)."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256()
+
+    def add(name: str, array) -> None:
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        digest.update(f"{name}:{array.shape}".encode())
+        digest.update(array.tobytes())
+
+    add("vertices", seq.vertices)
+    add("audio", np.asarray(seq.audio).reshape(-1))
+    for name in sorted(seq.features):
+        array, rate = seq.features[name]
+        add(f"features/{name}@{float(rate)!r}", array)
+    if seq.landmarks is not None:
+        add("landmarks", seq.landmarks)
+    text = json.dumps([seq.split, seq.transcript or "", seq.phones, seq.words], default=str)
+    digest.update(text.encode())
+    return digest.hexdigest()
+
+
+def read_checked(dataset: h5py.Dataset, selection=()):
+    """``dataset[selection]``; a checksum mismatch or unreadable chunk is a one-line UserError
+    naming the file and the HDF5 path of the dataset (e.g. /sequences/FaceTalk_x/sentence01/vertices)."""
+    try:
+        return dataset[selection]
+    except OSError as exc:
+        reason = "checksum mismatch" if any(k in str(exc) for k in ("letcher", "checksum", "filter returned failure")) else " ".join(str(exc).split())[:120]
+        raise UserError(f"{dataset.name}: corrupted data ({reason}); re-create this file "
+                        "('prepare ... --force' for a cache, 'predict' for predictions)", dataset.file.filename) from None
 
 
 def _read_sequence_group(group: h5py.Group, subject: str, sentence: str) -> SequenceData:
     features = {}
     if "features" in group:
         for name, dataset in group["features"].items():
-            features[name] = (dataset[()], float(dataset.attrs["rate"]))
-    extras = {k: _attr(v) for k, v in group.attrs.items() if k not in ("split", "n_frames", "transcript")}
+            features[name] = (read_checked(dataset), float(dataset.attrs["rate"]))
+    extras = {k: _attr(v) for k, v in group.attrs.items() if k not in ("split", "n_frames", "transcript", DIGEST_ATTR)}
     return SequenceData(
         subject=subject,
         sentence=sentence,
-        vertices=group["vertices"][()],
-        audio=group["audio"][()],
+        vertices=read_checked(group["vertices"]),
+        audio=read_checked(group["audio"]),
         split=_attr(group.attrs["split"]),
         transcript=_attr(group.attrs.get("transcript", "")),
         phones=_array_to_tier(group["phones"][()]) if "phones" in group else None,
         words=_array_to_tier(group["words"][()]) if "words" in group else None,
         features=features,
-        landmarks=group["landmarks"][()] if "landmarks" in group else None,
+        landmarks=read_checked(group["landmarks"]) if "landmarks" in group else None,
         attrs=extras,
     )
 

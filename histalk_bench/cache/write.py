@@ -12,9 +12,12 @@ import h5py
 import numpy as np
 
 from .. import __version__
-from ..common.atomic import commit_file
+from ..common import lock
+from ..common.atomic import atomic_path, ensure_free_space
 from ..common.errors import UserError
-from .schema import SCHEMA_VERSION, SequenceData, _write_sequence_group, _read_sequence_group, _open_h5
+from .fingerprint import compute_fingerprint
+from .schema import (CHECKSUM, DIGEST_ATTR, SCHEMA_VERSION, SequenceData, _attr, _open_h5, _read_sequence_group,
+                     _write_sequence_group, sequence_digest)
 from .read import Cache
 
 
@@ -32,6 +35,8 @@ class CacheWriter:
 
     ``force=True`` discards shards and ignores an existing cache.  Without it, shards left by an
     interrupted run and sequences of an existing cache with the same dataset are reused.
+    One writer at a time: a second one on the same path gets a UserError (``<path>.lock``).
+    Datasets carry fletcher32 checksums; ``finalize`` records the cache fingerprint.
     """
 
     def __init__(self, path: str | os.PathLike, *, dataset: str, fps: float, n_vertices: int,
@@ -50,6 +55,7 @@ class CacheWriter:
         self.faces: np.ndarray | None = None
         self.regions: dict[str, tuple[np.ndarray, str, str]] = {}
         self.landmark: tuple[np.ndarray, np.ndarray, dict] | None = None
+        lock.acquire(self.path, what="cache")
         if force:
             shutil.rmtree(self.parts, ignore_errors=True)
         self.parts.mkdir(parents=True, exist_ok=True)
@@ -108,11 +114,13 @@ class CacheWriter:
 
     def write_sequence(self, seq: SequenceData) -> None:
         """Write ``seq`` to its own shard: a temporary file, fsync, then an atomic rename."""
-        final = self._shard_path(seq.subject, seq.sentence)
-        temporary = final.with_suffix(".tmp")
-        with h5py.File(temporary, "w") as handle:
+        # built in memory and written with plain file I/O: a full disk is an ordinary OSError
+        with h5py.File(f"{seq.subject}__{seq.sentence}", "w", driver="core", backing_store=False) as handle:
             _write_sequence_group(handle.require_group("sequences"), seq)
-        commit_file(temporary, final)
+            handle.flush()
+            image = handle.id.get_file_image()
+        with atomic_path(self._shard_path(seq.subject, seq.sentence)) as temporary:
+            temporary.write_bytes(image)
 
     def shard_keys(self) -> list[tuple[str, str]]:
         keys = []
@@ -125,18 +133,20 @@ class CacheWriter:
         """Merge header, shards and (unless replaced) the existing cache's sequences into
         ``path`` atomically.  ``keep``: restrict the result to these (subject, sentence) keys."""
         keep_set = None if keep is None else set(keep)
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        with h5py.File(temporary, "w") as out:
+        needed = sum(p.stat().st_size for p in self.parts.glob("*.h5"))
+        needed += self.previous.path.stat().st_size if self.previous is not None else 0
+        ensure_free_space(self.path.parent, needed, f"the cache {self.path.name}")
+        with atomic_path(self.path) as temporary, h5py.File(temporary, "w") as out:
             for key, value in self.attrs.items():
                 out.attrs[key] = value
             templates = out.create_group("templates")
             for subject, template in sorted(self.templates.items()):
-                templates.create_dataset(subject, data=template)
+                templates.create_dataset(subject, data=template, **CHECKSUM)
             if self.faces is not None:
                 out.create_dataset("faces", data=self.faces)
             regions = out.create_group("regions")
             for name, (ids, source, sha256) in sorted(self.regions.items()):
-                regions.create_dataset(name, data=ids)
+                regions.create_dataset(name, data=ids, **CHECKSUM)
                 regions[name].attrs["source"] = source
                 regions[name].attrs["sha256"] = sha256
             if self.landmark is not None:
@@ -162,11 +172,12 @@ class CacheWriter:
                         continue
                     previous_root.file.copy(previous_root[ref.subject][ref.sentence],
                                             sequences.require_group(ref.subject), name=ref.sentence)
-        if self.previous is not None:
-            self.previous.close()
-            self.previous = None
-        commit_file(temporary, self.path)
+            out.attrs["fingerprint"] = compute_fingerprint(self.attrs, _digests(sequences))
+            if self.previous is not None:
+                self.previous.close()
+                self.previous = None
         shutil.rmtree(self.parts, ignore_errors=True)
+        lock.release(self.path)
         return self.path
 
     def abandon(self) -> None:
@@ -174,4 +185,19 @@ class CacheWriter:
         if self.previous is not None:
             self.previous.close()
         shutil.rmtree(self.parts, ignore_errors=True)
+        lock.release(self.path)
+
+
+def _digests(sequences: h5py.Group) -> list[tuple[str, str]]:
+    """(subject/sentence, content digest) of every sequence; computed for sequences copied from a
+    cache written before digests existed."""
+    out = []
+    for subject, subject_group in sequences.items():
+        for sentence, group in subject_group.items():
+            digest = group.attrs.get(DIGEST_ATTR)
+            if digest is None:
+                digest = sequence_digest(_read_sequence_group(group, subject, sentence))
+                group.attrs[DIGEST_ATTR] = digest
+            out.append((f"{subject}/{sentence}", _attr(digest)))
+    return out
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .options import OUTPUT_FOLDER
+
 
 @click.command("align")
 @click.argument("audio", nargs=-1, required=True, type=click.Path(dir_okay=False))
@@ -13,7 +15,7 @@ import click
 @click.option("--aligner", type=click.Choice(["pocketsphinx", "mfa", "auto"]), default="auto", show_default=True,
               help="auto: MFA when an 'mfa' executable exists, else pocketsphinx.")
 @click.option("--mfa-bin", default=None, help="Path of the 'mfa' executable (with --aligner mfa/auto).")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for <audio stem>.TextGrid.")
+@click.option("--out", required=True, type=OUTPUT_FOLDER, help="Folder for <audio stem>.TextGrid.")
 def align(audio, transcript, transcript_file, aligner, mfa_bin, out):
     """Write OUT/<stem>.TextGrid (tiers 'words' and 'phones') for each AUDIO file (any format and rate
     soundfile reads, e.g. WAV, FLAC, TIMIT NIST SPHERE).  Without --transcript/--transcript-file the

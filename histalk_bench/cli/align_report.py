@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .options import OUTPUT_FILE, POSITIVE_INT
+
 
 @click.command("align-report")
 @click.argument("hypothesis", type=click.Path())
@@ -15,9 +17,9 @@ import click
               help="'cache' (the tiers stored by prepare) or an aligner to run now on the cached audio "
                    "(pocketsphinx, mfa, auto, textgrid:DIR).")
 @click.option("--split", default=None, help="Only this split (train, val, test, ...).")
-@click.option("--limit", type=int, default=None, help="Only the first N sequences.")
+@click.option("--limit", type=POSITIVE_INT, default=None, help="Only the first N sequences.")
 @click.option("--mfa-bin", default=None, help="Path of the 'mfa' executable (with --tier-source mfa/auto).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Also write the figures as JSON.")
+@click.option("--json", "json_out", type=OUTPUT_FILE, default=None, help="Also write the figures as JSON.")
 def align_report(hypothesis, reference, tier_source, split, limit, mfa_bin, json_out):
     """Median/mean/p90 absolute onset error of words and phones, % within 20 and 50 ms.
 
@@ -35,5 +37,9 @@ def align_report(hypothesis, reference, tier_source, split, limit, mfa_bin, json
     for line in report.lines():
         click.echo(line)
     if json_out:
-        with open(json_out, "w", encoding="utf-8") as handle:
-            json.dump(report.as_dict(), handle, indent=1)
+        from pathlib import Path
+
+        from ..common.atomic import write_text_atomic
+
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(json_out, json.dumps(report.as_dict(), indent=1))

@@ -2,6 +2,8 @@
 
 import click
 
+from .options import OUTPUT_FOLDER, POSITIVE_FLOAT
+
 
 def _split_models(ctx, param, value):
     """``--models a,b --models c`` -> ['a', 'b', 'c'] (order kept, repeats dropped)."""
@@ -16,10 +18,10 @@ def _split_models(ctx, param, value):
               help="Models to compare: comma-separated and/or repeated, e.g. --models histalk,faceformer,static,mean.")
 @click.option("--data", required=True, type=click.Path(), help="Prepared cache (.h5).")
 @click.option("--split", default="test", show_default=True)
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--out", required=True, type=OUTPUT_FOLDER, help="Output folder.")
 @click.option("--run", "runs", multiple=True, help="NAME=RUN_DIR for trained models (default: runs/NAME if present).")
 @click.option("--force", is_flag=True, help="Re-run predictions even when stored ones exist.")
-@click.option("--lrp-threshold", type=float, default=None)
+@click.option("--lrp-threshold", type=POSITIVE_FLOAT, default=None)
 def compare(models, data, split, out, runs, force, lrp_threshold):
     """Predict and evaluate several models; write leaderboard.csv, leaderboard.md and plots/."""
     from ..common.errors import UserError
@@ -38,7 +40,7 @@ def compare(models, data, split, out, runs, force, lrp_threshold):
 
 @click.command("leaderboard")
 @click.argument("folders", nargs=-1, required=True, type=click.Path())
-@click.option("--out", default=None, type=click.Path(file_okay=False), help="Where to write (default: the first folder).")
+@click.option("--out", default=None, type=OUTPUT_FOLDER, help="Where to write (default: the first folder).")
 @click.option("--phonetic", is_flag=True, help="Add the phonetic table (LVE per viseme class, closure rate, lip-sync "
               "offset) and its plots.")
 def leaderboard(folders, out, phonetic):

@@ -2,12 +2,14 @@
 
 import click
 
+from .options import OUTPUT_FOLDER, POSITIVE_INT
+
 
 @click.command("demo")
-@click.option("--out", default="demo_out", show_default=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--subjects", default=6, show_default=True, help="Synthetic subjects.")
-@click.option("--sentences", default=8, show_default=True, help="Sentences per subject.")
-@click.option("--epochs", default=60, show_default=True, help="HiSTalk training epochs (CPU).")
+@click.option("--out", default="demo_out", show_default=True, type=OUTPUT_FOLDER, help="Output folder.")
+@click.option("--subjects", type=POSITIVE_INT, default=6, show_default=True, help="Synthetic subjects.")
+@click.option("--sentences", type=POSITIVE_INT, default=8, show_default=True, help="Sentences per subject.")
+@click.option("--epochs", type=POSITIVE_INT, default=60, show_default=True, help="HiSTalk training epochs (CPU).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--with-faceformer", is_flag=True, help="Also train FaceFormer (tiny audio encoder) and compare it.")
 def demo(out, subjects, sentences, epochs, seed, with_faceformer):

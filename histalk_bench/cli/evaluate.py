@@ -2,17 +2,20 @@
 
 import click
 
+from .options import OUTPUT_FILE, POSITIVE_FLOAT
+
 
 @click.command("evaluate")
 @click.option("--pred", required=True, type=click.Path(), help="Predictions .h5, or a folder of <subject>_<sentence>[_condition_<spk>].npy files.")
 @click.option("--data", required=True, type=click.Path(), help="Prepared cache (.h5).")
 @click.option("--split", default="test", show_default=True, help="Split to score (test, test_a, test_b, val, ...).")
-@click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write scores.json here.")
+@click.option("--out", default=None, type=OUTPUT_FILE, help="Write scores.json here.")
 @click.option("--allow-missing", is_flag=True, help="Score the sequences that have predictions and list the others.")
-@click.option("--lrp-threshold", type=float, default=None, help="LRP threshold in data units (default per dataset).")
+@click.option("--lrp-threshold", type=POSITIVE_FLOAT, default=None, help="LRP threshold in data units (default per dataset).")
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
 def evaluate(pred, data, split, out, allow_missing, lrp_threshold, seed):
     """LVE, FDD, MVE and LRP with 95% bootstrap intervals (raw values; display scaling beside)."""
+    from ..evaluate.leaderboard import MIN_SEQUENCES, interval_reliable, scale_notation
     from ..evaluate.scores import evaluate as run
 
     scores = run(pred, data, split, allow_missing=allow_missing, lrp_threshold=lrp_threshold, seed=seed, out=out)
@@ -25,9 +28,12 @@ def evaluate(pred, data, split, out, allow_missing, lrp_threshold, seed):
             click.echo(f"  {metric.upper():17s}     absent")
             continue
         low, high = scores["ci95"][metric] or (float("nan"), float("nan"))
-        click.echo(f"  {metric.upper():17s} {value * scale[metric]:10.4f}  [{low * scale[metric]:.4f}, {high * scale[metric]:.4f}]  (x{scale[metric]:g})")
+        click.echo(f"  {metric.upper():17s} {value * scale[metric]:10.4f}  [{low * scale[metric]:.4f}, {high * scale[metric]:.4f}]"
+                   f"{scale_notation(scale[metric])}")
     for note in scores.get("phonetic", {}).get("notes", []):
         click.echo(f"  note: {note}")
+    if not interval_reliable(scores["n_sequences"]):
+        click.echo(f"  intervals are unreliable: fewer than {MIN_SEQUENCES} sequences to resample")
     click.echo(f"  LRP: threshold {scores['lrp']['threshold']:g} data units, version {scores['metric_versions']['lrp']}; "
                "NOT comparable with published LRP numbers")
     regions = ", ".join(f"{k} {v['sha256'][:12]} ({v['n']} ids)" for k, v in scores["regions"].items())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 
 import click
@@ -54,6 +55,26 @@ def configure_logging() -> None:
         logger.setLevel(logging.INFO)
 
 
+INTERRUPTED = ("interrupted: temporary files removed; finished work is kept, and re-running the same command "
+               "resumes where it can (prepare: finished sequences; train: --resume from last.pt)")
+
+
+def os_error_line(exc: Exception) -> str:
+    """One line for an I/O failure: the file, the problem, and a hint for a full disk."""
+    import errno
+
+    import re
+
+    text = " ".join(str(exc).split())
+    found = re.search(r"error message = '([^']+)'", text)
+    problem = (found.group(1) if found else None) or getattr(exc, "strerror", None) or text or exc.__class__.__name__
+    where = getattr(exc, "filename", None)
+    full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or any(
+        marker in text for marker in ("No space left", "File too large", "errno = 28", "errno = 27"))
+    hint = "; free some space and re-run (finished work is kept)" if full else ""
+    return f"{where}: {problem}{hint}" if where else f"{problem}{hint}"
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
@@ -73,10 +94,42 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx):
+        """The error boundary of every command: bad input, usage mistakes and I/O failures become
+        one ``error:`` line (exit 2); Ctrl-C exits 130.  Unfinished temporary files are removed
+        and locks released."""
         try:
             return super().invoke(ctx)
         except UserError as exc:
+            _clean_up()
             raise _UserFacingError(str(exc)) from None
+        except click.UsageError as exc:
+            name = exc.ctx.command_path if exc.ctx is not None else "histalk-bench"
+            raise _UserFacingError(f"{exc.format_message()} (see '{name} --help')") from None
+        except KeyboardInterrupt:
+            _clean_up()
+            click.echo(INTERRUPTED, err=True)
+            ctx.exit(130)
+        except (OSError, RuntimeError) as exc:  # h5py reports some write failures as RuntimeError
+            if isinstance(exc, RuntimeError) and "errno =" not in str(exc):
+                raise
+            _clean_up()
+            if _HARD_EXIT[0]:  # HDF5 may crash on exit after a failed write: leave at once
+                click.echo(f"error: {os_error_line(exc)}", err=True)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(2)
+            raise _UserFacingError(os_error_line(exc)) from None
+
+
+_HARD_EXIT = [False]  # set by main(): the process ends right after an I/O error
+
+
+def _clean_up() -> None:
+    from ..common import lock
+    from ..common.atomic import remove_pending
+
+    remove_pending()
+    lock.release_all()
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -89,7 +142,34 @@ def cli():
     configure_logging()
 
 
+def _quiet_io_unraisable(unraisable) -> None:
+    """h5py reports failed writes of objects it frees as 'Exception ignored' tracebacks; the
+    boundary has already said what went wrong, so those are dropped (others are shown).
+    A Ctrl-C that landed in such a callback (where Python ignores it) is delivered again."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):  # from another thread, once this callback is over
+        import _thread
+        import threading
+
+        threading.Timer(0.01, _thread.interrupt_main).start()
+        return
+    if not isinstance(unraisable.exc_value, OSError):
+        sys.__unraisablehook__(unraisable)
+
+
+def _quiet_h5py_dealloc(kind, value, traceback) -> None:
+    """The traceback h5py prints for the same failed writes (through sys.excepthook)."""
+    frames, step = [], traceback
+    while step is not None:
+        frames.append(step.tb_frame.f_code.co_filename)
+        step = step.tb_next
+    if not (isinstance(value, OSError) and frames and all("h5py" in name for name in frames)):
+        sys.__excepthook__(kind, value, traceback)
+
+
 def main(argv: list[str] | None = None) -> None:
+    _HARD_EXIT[0] = True
+    sys.unraisablehook = _quiet_io_unraisable
+    sys.excepthook = _quiet_h5py_dealloc
     cli.main(args=argv, prog_name="histalk-bench")
 
 

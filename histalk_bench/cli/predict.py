@@ -2,6 +2,8 @@
 
 import click
 
+from .options import DEVICE, OUTPUT_FILE
+
 
 @click.command("predict")
 @click.option("--model", default="histalk", show_default=True, help="Registered model name.")
@@ -12,8 +14,8 @@ import click
 @click.option("--audio", default=None, type=click.Path(dir_okay=False), help="Predict for this audio file instead of a split.")
 @click.option("--template", default=None, help="With --audio: a subject of the cache, or a .npy/.ply neutral mesh.")
 @click.option("--condition", default=None, help="With --audio: the training speaker whose style to use.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="predictions .h5 (or .npy with --audio).")
-@click.option("--device", default="auto", show_default=True)
+@click.option("--out", required=True, type=OUTPUT_FILE, help="predictions .h5 (or .npy with --audio).")
+@click.option("--device", type=DEVICE, default="auto", show_default=True)
 @click.option("--wav2vec2-model", default=None, help="Local wav2vec2 folder for features computed on the fly (same weights as training).")
 @click.option("--frames", type=click.Choice(["audio", "gt"]), default=None,
               help="faceformer: frame count from the audio as the official test (default) or the ground truth's.")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .options import NON_NEGATIVE_INT, OUTPUT_FILE, OUTPUT_FOLDER, POSITIVE_INT
+
 
 def _common_options(function):
     from ..align import ALIGNERS
@@ -12,13 +14,13 @@ def _common_options(function):
     aligners = " | ".join(name + (":DIR" if name == "textgrid" else "") for name in ALIGNERS.names())
     options = [
         click.option("--root", type=click.Path(), required=True, help="Folder of the dataset release."),
-        click.option("--out", type=click.Path(dir_okay=False), required=True, help="Cache file to write (.h5)."),
+        click.option("--out", type=OUTPUT_FILE, required=True, help="Cache file to write (.h5)."),
         click.option("--aligner", default="none", show_default=True,
                      help=f"{aligners} (registered aligners)."),
         click.option("--features", default="wav2vec2", show_default=True,
                      help=f"Comma-separated feature extractors ({', '.join(FEATURES.names())}) or 'none'."),
         click.option("--wav2vec2-model", default=None, help="Local folder (or hub id) of wav2vec2 weights."),
-        click.option("--wav2vec2-layer", type=int, default=None, help="Store one hidden layer instead of all."),
+        click.option("--wav2vec2-layer", type=NON_NEGATIVE_INT, default=None, help="Store one hidden layer instead of all."),
         click.option("--allow-download", is_flag=True, help="Let wav2vec2 weights be downloaded from the hub (off: local files only)."),
         click.option("--regions", default=None, help="FLAME_masks.pkl, a folder with lve.txt+fdd.txt, or 'LIP,UPPER'."),
         click.option("--regions-preset", default=None,
@@ -26,14 +28,14 @@ def _common_options(function):
         click.option("--landmarks", default=None, help="FLAME landmark embedding folder, or a vertex-id file."),
         click.option("--mesh", default=None, help="Mesh with the dataset's faces (e.g. FLAME_sample.ply)."),
         click.option("--transcripts", default=None, help="Transcript folder (VOCASET) or sentences.txt (BIWI)."),
-        click.option("--textgrids", default=None, type=click.Path(file_okay=False), help="Also write alignments as TextGrids here."),
+        click.option("--textgrids", default=None, type=OUTPUT_FOLDER, help="Also write alignments as TextGrids here."),
         click.option("--mfa-bin", default=None, help="Path of the 'mfa' executable."),
         click.option("--mfa-dictionary", default=None, help="MFA dictionary name or path."),
         click.option("--mfa-acoustic-model", default=None, help="MFA acoustic model name or path."),
         click.option("--mfa-config", default=None, help="MFA config file (e.g. alignments/mfa_config.yaml)."),
         click.option("--subjects", default=None, help="Only these subjects (comma-separated)."),
-        click.option("--limit", type=int, default=None, help="Only the first N sequences."),
-        click.option("--jobs", type=int, default=1, show_default=True, help="Parallel readers."),
+        click.option("--limit", type=POSITIVE_INT, default=None, help="Only the first N sequences."),
+        click.option("--jobs", type=POSITIVE_INT, default=1, show_default=True, help="Parallel readers."),
         click.option("--skip-bad", is_flag=True, help="Report and skip bad sequences instead of stopping."),
         click.option("--force", is_flag=True, help="Rebuild from scratch, ignoring finished work."),
         click.option("--quiet", is_flag=True, help="No progress bar."),

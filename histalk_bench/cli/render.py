@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import click
 
+from .options import OUTPUT_FILE, POSITIVE_FLOAT, POSITIVE_INT
+
 
 @click.command("render")
 @click.option("--data", "data", required=True, type=click.Path(dir_okay=False), help="Prepared cache (HDF5).")
 @click.option("--pred", "preds", multiple=True, type=click.Path(dir_okay=False),
               help="Predictions HDF5 (repeat for several models).")
 @click.option("--sequence", required=True, help="SUBJECT/SENTENCE to render.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output mp4.")
+@click.option("--out", required=True, type=OUTPUT_FILE, help="Output mp4.")
 @click.option("--condition", default=None, help="Speaker condition to show (default: the first stored).")
 @click.option("--error-colors", is_flag=True, help="Colour predictions by per-vertex L2 error vs ground truth.")
-@click.option("--error-max", type=float, default=None,
+@click.option("--error-max", type=POSITIVE_FLOAT, default=None,
               help="Top of the error colour scale in mesh units (default: 99th percentile).")
-@click.option("--size", type=int, default=512, show_default=True, help="Panel size in pixels.")
+@click.option("--size", type=POSITIVE_INT, default=512, show_default=True, help="Panel size in pixels.")
 @click.option("--backend", type=click.Choice(["auto", "pyrender", "matplotlib"]), default="auto", show_default=True)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def render(data, preds, sequence, out, condition, error_colors, error_max, size, backend, no_progress):

@@ -2,13 +2,15 @@
 
 import click
 
+from .options import OUTPUT_FOLDER, POSITIVE_INT
+
 
 @click.command("synth")
 @click.option("--layout", type=click.Choice(["vocaset", "biwi"]), default="vocaset", show_default=True,
               help="vocaset: the raw release files; biwi: the processed layout.")
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Directory to write.")
-@click.option("--subjects", default=4, show_default=True, help="Number of subjects (speakers).")
-@click.option("--sentences", default=6, show_default=True, help="Sentences per subject.")
+@click.option("--out", type=OUTPUT_FOLDER, required=True, help="Directory to write.")
+@click.option("--subjects", type=POSITIVE_INT, default=4, show_default=True, help="Number of subjects (speakers).")
+@click.option("--sentences", type=POSITIVE_INT, default=6, show_default=True, help="Sentences per subject.")
 @click.option("--seed", default=0, show_default=True, help="Random seed (output is deterministic).")
 def synth(layout, out, subjects, sentences, seed):
     """Write the synthetic corpus (espeak-ng speech, procedural face) with exact TextGrids."""

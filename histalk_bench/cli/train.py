@@ -2,6 +2,13 @@
 
 import click
 
+from .options import DEVICE, NON_NEGATIVE_INT, OUTPUT_FOLDER, POSITIVE_FLOAT, POSITIVE_INT
+
+# --set KEY=VALUE goes through the same checks as the options of the same meaning
+SET_TYPES = {"epochs": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE_FLOAT, "save_every": POSITIVE_INT,
+             "max_frames": POSITIVE_INT, "patience": NON_NEGATIVE_INT, "num_workers": NON_NEGATIVE_INT,
+             "device": DEVICE}
+
 
 def _parse_value(text: str):
     import json
@@ -15,12 +22,12 @@ def _parse_value(text: str):
 @click.command("train")
 @click.argument("model")
 @click.option("--data", required=True, type=click.Path(), help="Prepared cache (.h5).")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, config, history).")
-@click.option("--epochs", type=int, default=None, help="Training epochs.")
-@click.option("--batch-size", type=int, default=None)
-@click.option("--lr", type=float, default=None, help="Adam learning rate.")
+@click.option("--out", required=True, type=OUTPUT_FOLDER, help="Run folder (checkpoints, config, history).")
+@click.option("--epochs", type=POSITIVE_INT, default=None, help="Training epochs.")
+@click.option("--batch-size", type=POSITIVE_INT, default=None)
+@click.option("--lr", type=POSITIVE_FLOAT, default=None, help="Adam learning rate.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
+@click.option("--device", type=DEVICE, default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
 @click.option("--features", default=None, help="Cached feature to train on (mel, wav2vec2).")
 @click.option("--units", type=click.Choice(["aligned", "statistical"]), default=None,
               help="HiSTalk units: forced-aligned tiers (default when present) or SpeechFormer++ windows.")
@@ -54,6 +61,15 @@ def train(model, data, out, epochs, batch_size, lr, seed, device, features, unit
         key, sep, value = item.partition("=")
         if not sep:
             raise UserError(f"--set expects KEY=VALUE, got '{item}'")
-        options[key.strip().replace("-", "_")] = _parse_value(value)
-    run_dir = entry.train(data, out, **options)
+        key = key.strip().replace("-", "_")
+        options[key] = _parse_value(value)
+        if key in SET_TYPES and options[key] is not None:
+            try:
+                options[key] = SET_TYPES[key].convert(options[key], None, None)
+            except click.BadParameter as exc:
+                raise click.BadParameter(f"{key}: {exc.message}", param_hint="'--set'") from None
+    from ..models.provenance import training_run
+
+    with training_run(out, data, resume):
+        run_dir = entry.train(data, out, **options)
     click.echo(f"trained {model}: {run_dir}")

@@ -7,23 +7,50 @@ import os
 from pathlib import Path
 
 from ..cache import Cache
+from ..common import lock
 from ..common.errors import UserError
 from ..models.base import model_entry
 
 logger = logging.getLogger(__name__)
 
 
+REUSED_KEYS = ("model", "run", "checkpoint_sha256", "cache_fingerprint", "split", "options")
+
+
+def reuse_problem(target: Path, wanted: dict, cache: Cache, split: str) -> str | None:
+    """Why stored predictions cannot stand for what would be made now (None: they can)."""
+    from ..predict.store import PredictionReader
+
+    try:
+        with PredictionReader(target) as reader:
+            attrs, keys = reader.attrs, set(reader.keys())
+    except (UserError, OSError) as exc:
+        return f"unreadable: {exc}"
+    if attrs.get("complete") is not True:
+        return "incomplete, or written before predictions recorded their provenance"
+    stored = attrs.get("meta", {})
+    differing = [k for k in REUSED_KEYS if stored.get(k) != wanted.get(k)]
+    if differing:
+        return "made from a different " + ", ".join(differing)
+    missing = [r.key for r in cache.sequences(split) if (r.subject, r.sentence) not in keys]
+    return f"{len(missing)} sequences of split '{split}' missing" if missing else None
+
+
 def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir: Path | None, force: bool) -> Path:
-    """``out_dir/<name>/predictions.h5``, produced by the model unless it exists and ``force`` is off."""
-    from ..predict.split import predict_split
+    """``out_dir/<name>/predictions.h5``: reused only when complete and made from the same run,
+    checkpoint, cache, split and options (unless ``force``); otherwise predicted again."""
+    from ..predict.split import prediction_provenance, predict_split
 
     target = out_dir / name / "predictions.h5"
-    if target.exists() and not force:
-        logger.info("[compare] reusing %s", target)
-        return target
     if model_entry(name).trainable and run_dir is None:
         raise UserError(f"model '{name}' needs a trained run: pass --run {name}=RUN_DIR "
                         f"(train one with 'histalk-bench train {name} --data CACHE --out runs/{name}')")
+    if target.exists() and not force:
+        problem = reuse_problem(target, prediction_provenance(name, cache, split, run_dir=run_dir), cache, split)
+        if problem is None:
+            logger.info("[compare] reusing %s (same run, checkpoint, cache, split and options)", target)
+            return target
+        logger.info("[compare] not reusing %s: %s; predicting again", target, problem)
     return predict_split(name, cache, split, target, run_dir=run_dir)[0]
 
 
@@ -40,7 +67,7 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
     runs = dict(runs or {})
     models = list(dict.fromkeys(models))  # each model once, in the order given
     scores = []
-    with Cache(cache_path) as cache:
+    with lock.exclusive(out_dir, folder=True, what="compare output folder"), Cache(cache_path) as cache:
         for name in models:
             run_dir = runs.get(name)
             if run_dir is None and (Path("runs") / name).is_dir():

@@ -13,6 +13,10 @@ from ..metrics import all_specs
 from ..metrics.bootstrap import paired_test
 
 
+MIN_SEQUENCES = 10  # below this, bootstrap intervals are marked unreliable and no p-value is printed
+UNRELIABLE = "†"
+
+
 def metric_order() -> tuple[str, ...]:
     """The main table's columns, read from the registry when needed (metrics registered later count)."""
     return tuple(spec.name for spec in all_specs("core"))
@@ -66,8 +70,17 @@ def find_scores(folders: list[str | Path]) -> list[Path]:
     return found
 
 
-def _exponent(scale: float) -> str:
+def scale_notation(scale: float) -> str:
+    """' (x1e-5)' when values are shown multiplied by 1e5 (as papers print them), '' for 1;
+    the one notation of ``evaluate`` and the leaderboard."""
     return "" if scale == 1 else f" (x1e{-int(round(math.log10(scale)))})"
+
+
+_exponent = scale_notation  # the older name (plots.py)
+
+
+def interval_reliable(n_sequences: int) -> bool:
+    return int(n_sequences) >= MIN_SEQUENCES
 
 
 def check_comparable(scores: list[dict]) -> list[str]:
@@ -97,7 +110,8 @@ def leaderboard_rows(scores: list[dict]) -> list[dict]:
     """One row per model, raw (unscaled) values, sorted by LVE."""
     rows = []
     for s in scores:
-        row = {"model": s["model"], "dataset": s["dataset"], "split": s["split"], "n_sequences": s["n_sequences"]}
+        row = {"model": s["model"], "dataset": s["dataset"], "split": s["split"], "n_sequences": s["n_sequences"],
+               "ci_reliable": interval_reliable(s["n_sequences"])}
         phonetic = phonetic_order()
         for metric in metric_order() + phonetic:
             if metric not in s["metrics"] and metric in phonetic:
@@ -119,6 +133,9 @@ def _paired_line(scores: list[dict]) -> str:
     common = [k for k in keys_a if k in set(keys_b)]
     if not common:
         return ""
+    if not interval_reliable(len(common)):
+        return (f"No paired bootstrap test: only {len(common)} common sequences (at least {MIN_SEQUENCES} needed "
+                "for a meaningful p-value).")
 
     def stats(s):
         position = {(r["subject"], r["sentence"]): i for i, r in enumerate(s["per_sequence"])}
@@ -128,7 +145,7 @@ def _paired_line(scores: list[dict]) -> str:
     test = paired_test(stats(first), stats(second), "lve")
     scale = first["display_scale"]["lve"]
     return (f"Paired bootstrap ({test['n_resamples']} resamples of {len(common)} sequences): LVE of "
-            f"**{first['model']}** minus **{second['model']}** = {test['difference'] * scale:.4f}{_exponent(scale)}, "
+            f"**{first['model']}** minus **{second['model']}** = {test['difference'] * scale:.4f}{scale_notation(scale)}, "
             f"two-sided p {_p_text(test['p_value'], test['n_resamples'])}.")
 
 
@@ -143,7 +160,8 @@ def _cell(row: dict, metric: str, scale: float) -> str:
     if value is None or np.isnan(value):
         return "absent"
     half = (row[f"{metric}_ci_high"] - row[f"{metric}_ci_low"]) / 2 * scale
-    return f"{value * scale:.4f}" + ("" if np.isnan(half) else f" ± {half:.4f}")
+    mark = "" if row.get("ci_reliable", True) else UNRELIABLE
+    return f"{value * scale:.4f}" + ("" if np.isnan(half) else f" ± {half:.4f}{mark}")
 
 
 def phonetic_lines(scores: list[dict]) -> list[str]:
@@ -153,7 +171,7 @@ def phonetic_lines(scores: list[dict]) -> list[str]:
     rows = leaderboard_rows(scores)
     specs = [METRICS.get(name) for name in phonetic_order()]
     dataset = scores[0]["dataset"]
-    header = ["model"] + [f"{spec.title}{_exponent(spec.scale_for(dataset))} {'↑' if spec.higher_is_better else '↓'}"
+    header = ["model"] + [f"{spec.title}{scale_notation(spec.scale_for(dataset))} {'↑' if spec.higher_is_better else '↓'}"
                           for spec in specs]
     lines = ["## Phonetic metrics", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
@@ -185,7 +203,7 @@ def write_leaderboard(scores: list[dict], out_dir: str | Path, phonetic: bool = 
     scale = scores[0]["display_scale"]
     better = scores[0]["higher_is_better"]
     unit = {"lrp": " (%)"}
-    header = (["model"] + [f"{m.upper()}{_exponent(scale[m])}{unit.get(m, '')} {'↑' if better[m] else '↓'}" for m in metric_order()]
+    header = (["model"] + [f"{m.upper()}{scale_notation(scale[m])}{unit.get(m, '')} {'↑' if better[m] else '↓'}" for m in metric_order()]
               + ["sequences"])
     lines = [f"# Leaderboard: {scores[0]['dataset']} / {scores[0]['split']}", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -201,6 +219,9 @@ def write_leaderboard(scores: list[dict], out_dir: str | Path, phonetic: bool = 
               "not comparable with published LRP numbers.",
               "Regions: " + ", ".join(f"{k} sha256 {v['sha256'][:12]}… ({v['source']}, {v['n']} ids)"
                                       for k, v in scores[0].get("regions", {}).items())]
+    if not all(row["ci_reliable"] for row in rows):
+        lines.append(f"{UNRELIABLE} fewer than {MIN_SEQUENCES} sequences: the bootstrap interval is unreliable "
+                     "(too few sequences to resample).")
     paired = _paired_line(scores)
     if paired:
         lines += ["", paired]
@@ -224,12 +245,16 @@ def rebuild_leaderboard(folders: list[str | Path], out: str | Path | None = None
         out_dir = out_dir.parent
     from .plots import plot_metric_bars, plot_per_subject_lve
 
-    csv_path, md_path = write_leaderboard(scores, out_dir, phonetic=phonetic)
-    plots = out_dir / "plots"
-    plots.mkdir(parents=True, exist_ok=True)
-    written = [plot_metric_bars(scores, plots / "metrics.png"), plot_per_subject_lve(scores, plots / "lve_per_subject.png")]
-    if phonetic:
-        from .plots import plot_phonetic
+    from ..common import lock
 
-        written += plot_phonetic(scores, plots)
+    with lock.exclusive(out_dir, folder=True, what="leaderboard folder"):
+        csv_path, md_path = write_leaderboard(scores, out_dir, phonetic=phonetic)
+        plots = out_dir / "plots"
+        plots.mkdir(parents=True, exist_ok=True)
+        written = [plot_metric_bars(scores, plots / "metrics.png"),
+                   plot_per_subject_lve(scores, plots / "lve_per_subject.png")]
+        if phonetic:
+            from .plots import plot_phonetic
+
+            written += plot_phonetic(scores, plots)
     return csv_path, md_path, written

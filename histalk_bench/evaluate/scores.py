@@ -55,7 +55,7 @@ def _score_sequences(cache: Cache, source, refs, accumulator: MetricAccumulator)
         predictions = source.get(ref.subject, ref.sentence, cache.n_vertices)
         phones = cache.tier(ref.subject, ref.sentence, "phones")
         with_tiers += phones is not None
-        accumulator.update(ref.subject, ref.sentence, predictions, cache.vertices(ref.subject, ref.sentence),
+        accumulator.update(ref.subject, ref.sentence, predictions, ground_truth(cache, ref),
                            cache.template(ref.subject), phones)
     return with_tiers
 
@@ -96,6 +96,36 @@ def _phonetic_fields(mouth, with_tiers: int, n_sequences: int) -> dict:
             "max_lag_ms": MAX_LAG_S * 1000.0, "notes": notes}
 
 
+def ground_truth(cache: Cache, ref) -> np.ndarray:
+    """(T, V, 3) ground truth, checked as strictly as predictions: shape, finite values, and no
+    vertex further from the template than 10x the template's size (corrupted bytes)."""
+    where = f"{cache.path} [{ref.key}]"
+    truth = cache.vertices(ref.subject, ref.sentence)
+    if truth.ndim != 3 or truth.shape[1:] != (cache.n_vertices, 3) or truth.shape[0] != ref.n_frames or not len(truth):
+        raise UserError(f"ground truth shaped {tuple(truth.shape)}, expected ({ref.n_frames}, {cache.n_vertices}, 3)", where)
+    if not np.all(np.isfinite(truth)):
+        raise UserError("ground truth contains NaN or infinite values: the cache is damaged (re-run prepare --force)", where)
+    template = cache.template(ref.subject)
+    size = float(np.ptp(template, axis=0).max()) or 1.0
+    if float(np.abs(truth - template[None]).max()) > 10 * size:
+        raise UserError(f"ground truth moves further than 10x the face size ({size:.3g}) from the template: "
+                        "the cache is damaged (re-run prepare --force)", where)
+    return truth
+
+
+def run_environment() -> dict:
+    """python, numpy and torch versions (torch read from package metadata, not imported)."""
+    import platform
+    from importlib import metadata
+
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch_version = None
+    return {"python": platform.python_version(), "numpy": np.__version__, "torch": torch_version,
+            "histalk_bench": __version__}
+
+
 def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, allow_missing: bool = False,
              lrp_threshold: float | None = None, seed: int = 0, out: str | os.PathLike | None = None,
              model: str | None = None) -> dict:
@@ -112,12 +142,13 @@ def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, al
             missing = [r.key for r in refs if not source.has(r.subject, r.sentence)]
             if missing and not allow_missing:
                 raise UserError(f"{len(missing)} of {len(refs)} sequences have no prediction: "
-                                f"{', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''} (use --allow-missing to score the rest)", pred)
+                                f"{', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''} ('evaluate --allow-missing' scores the rest)", pred)
             if len(missing) == len(refs):
                 raise UserError("no prediction matches any sequence of the split", pred)
             accumulator = MetricAccumulator(lip_ids, upper_ids, threshold, fps=cache.fps, mouth=mouth)
             with_tiers = _score_sequences(cache, source, refs, accumulator)
             name = model or source.name
+            made_from = source.reader.attrs.get("meta", {}) if hasattr(source, "reader") else {"folder": str(pred)}
         finally:
             source.close()
         scores = {
@@ -137,6 +168,7 @@ def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, al
             "per_subject": accumulator.per_subject(),
             "per_sequence": accumulator.per_sequence(),
             "statistics": {k: v.tolist() for k, v in accumulator.arrays().items()},
+            "provenance": {"cache": cache.provenance(), "predictions": made_from, "environment": run_environment()},
             "package_version": __version__,
             "git_commit": _git_commit(),
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

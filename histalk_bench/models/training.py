@@ -33,7 +33,7 @@ from typing import Callable, Protocol
 import numpy as np
 import torch
 
-from ..common.atomic import commit_file
+from ..common.atomic import atomic_path
 from ..common.progress import Progress
 
 
@@ -269,9 +269,8 @@ def fit(task: TrainTask, train_set, val_set, out_dir: str | os.PathLike, options
 
 def _save(state: dict, path: Path) -> None:
     """torch.save through a temporary file, so a crash never leaves a half-written checkpoint."""
-    partial = path.with_name(path.name + ".partial")
-    torch.save(state, partial)
-    commit_file(partial, path)
+    with atomic_path(path) as partial:  # removed on any failure, Ctrl-C included
+        torch.save(state, partial)
 
 
 def _validate(task: TrainTask, model, loader, device) -> dict:

@@ -43,6 +43,9 @@ def predict_audio(model_name: str, audio: str | os.PathLike, template_spec: str 
     extra = {"wav2vec2_model": wav2vec2_model} if wav2vec2_model else {}
     predictor = entry.load_audio_predictor(run_dir=run_dir, checkpoint=checkpoint, device=device, **extra)
     model = predictor.model
+    expected = getattr(model.config, "n_vertices", None)
+    if expected is not None and template.shape[0] != expected:
+        raise UserError(f"template has {template.shape[0]} vertices, the model was trained on {expected}", template_spec)
     vertices = predictor.predict_audio(read_audio_16k(audio), template, condition)
     out = Path(out)
     if out.suffix == ".npy":

@@ -26,17 +26,34 @@ def predict_refs(predictor: Predictor, cache: Cache, refs: Iterable[SequenceRef]
     return Path(out)
 
 
+def prediction_provenance(model: str, cache: Cache, split: str, *, run_dir=None, checkpoint=None,
+                          options: dict | None = None) -> dict:
+    """What a predictions file is made from: model, run (path, digest of the checkpoint used),
+    cache fingerprint, split and options.  ``compare`` reuses a file only when this matches."""
+    from ..models.provenance import file_digest
+
+    used = Path(checkpoint) if checkpoint else (Path(run_dir) / "best.pt" if run_dir else None)
+    return {"model": model, "run": str(Path(run_dir).absolute()) if run_dir else None,
+            "checkpoint": str(used.absolute()) if used else None, "checkpoint_sha256": file_digest(used),
+            "cache_fingerprint": cache.provenance()["fingerprint"], "split": split, "options": dict(options or {})}
+
+
 def predict_split(model: str, cache: Cache, split: str, out: str | os.PathLike, *, run_dir=None, checkpoint=None,
                   device: str = "auto", options: dict | None = None, progress: bool = True) -> tuple[Path, int]:
     """Predict every sequence of ``split`` with registered model ``model``; returns (path, n sequences)."""
+    from ..models.provenance import check_run_fits
+
     entry = model_entry(model)
     if entry.trainable and run_dir is None and checkpoint is None:
         raise UserError(f"model '{model}' needs a trained run: pass --run RUN_DIR "
                         f"(train one with 'histalk-bench train {model} --data CACHE --out runs/{model}')")
     refs = cache.sequences(split)
     if not refs:
-        raise UserError(f"no sequences in split '{split}'", cache.path)
+        raise UserError(f"no sequences in split '{split}' (splits here: {', '.join(sorted({r.split for r in cache.sequences()}))})",
+                        cache.path)
+    trained_on = check_run_fits(run_dir, cache) if run_dir is not None else None
     predictor = entry.load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device, **(options or {}))
-    meta = {"run": str(run_dir) if run_dir else None, "checkpoint": str(checkpoint) if checkpoint else None,
-            "split": split, **getattr(predictor, "settings", {})}
+    meta = {**getattr(predictor, "settings", {}),
+            **prediction_provenance(model, cache, split, run_dir=run_dir, checkpoint=checkpoint, options=options),
+            "device": device, "run_trained_on": trained_on}
     return predict_refs(predictor, cache, refs, out, meta=meta, progress=progress), len(refs)

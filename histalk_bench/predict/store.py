@@ -7,7 +7,8 @@ Layout::
     /sequences/<subject>/<sentence>/conditions/<speaker>/vertices  one per training-speaker condition
 
 Written to ``<path>.tmp`` and renamed on ``close()``: a crash never leaves a file that reads
-as complete.
+as complete.  ``meta`` holds the provenance (run, checkpoint digest, cache fingerprint, split,
+options) and ``complete``/``n_sequences`` are set on close.  One writer per path (``<path>.lock``).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import h5py
 import numpy as np
 
 from .. import __version__
-from ..common.atomic import commit_file
-from ..cache.schema import _attr, _open_h5
+from ..cache.schema import _attr, _open_h5, read_checked
+from ..common import lock
+from ..common.atomic import commit_file, discard, ensure_free_space, temporary_name, track
 from ..common.errors import UserError
 
 
@@ -32,7 +34,9 @@ class PredictionWriter:
                  n_vertices: int, meta: dict | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._temporary = self.path.with_name(self.path.name + ".tmp")
+        lock.acquire(self.path, what="predictions file")
+        self._temporary = temporary_name(self.path)
+        track(self._temporary)
         self._file = h5py.File(self._temporary, "w")
         attrs = {"model": model, "dataset": dataset, "fps": float(fps), "n_vertices": int(n_vertices),
                  "meta": json.dumps(meta or {}, sort_keys=True, default=str),
@@ -44,16 +48,20 @@ class PredictionWriter:
     def write(self, subject: str, sentence: str, vertices: np.ndarray, condition: str | None = None) -> None:
         """vertices: (T, V, 3) float32; ``condition``: the training speaker whose style was used."""
         vertices = np.asarray(vertices, dtype=np.float32)
+        ensure_free_space(self.path.parent, 2 * vertices.nbytes, f"predictions {self.path.name}")
         group = self._sequences.require_group(subject).require_group(sentence)
         if condition is not None:
             group = group.require_group("conditions").require_group(condition)
         if "vertices" in group:
             del group["vertices"]
-        group.create_dataset("vertices", data=vertices)
+        group.create_dataset("vertices", data=vertices, fletcher32=True)
 
     def close(self) -> Path:
+        self._file.attrs["n_sequences"] = sum(len(group) for group in self._sequences.values())
+        self._file.attrs["complete"] = True
         self._file.close()
         commit_file(self._temporary, self.path)
+        lock.release(self.path)
         return self.path
 
     def __enter__(self) -> "PredictionWriter":
@@ -64,7 +72,8 @@ class PredictionWriter:
             self.close()
         else:
             self._file.close()
-            self._temporary.unlink(missing_ok=True)
+            discard(self._temporary)
+            lock.release(self.path)
 
 
 class PredictionReader:
@@ -73,8 +82,11 @@ class PredictionReader:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self._file = _open_h5(self.path)
-        if "sequences" not in self._file:
-            raise UserError("not a histalk-bench predictions file (no /sequences)", self.path)
+        if "sequences" not in self._file or "model" not in self._file.attrs:
+            cache = "schema_version" in self._file.attrs
+            self._file.close()
+            raise UserError("this is a prepared cache, not predictions (give the output of 'predict' or 'compare')" if cache
+                            else "not a histalk-bench predictions file (no /sequences or model attribute)", self.path)
 
     @property
     def attrs(self) -> dict:
@@ -101,7 +113,7 @@ class PredictionReader:
         group = self._file["sequences"][subject][sentence]
         if condition is not None:
             group = group["conditions"][condition]
-        return group["vertices"][()]
+        return read_checked(group["vertices"])
 
     def close(self) -> None:
         self._file.close()

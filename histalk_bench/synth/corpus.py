@@ -114,6 +114,9 @@ def _write_common(out: Path, layout: str, rig: FaceRig, takes: list[_Take], seed
 def _write_vocaset(out: Path, rigs: dict[str, FaceRig], takes: list[_Take], subjects: list[str]) -> None:
     total = sum(t.vertices.shape[0] for t in takes)
     n_vertices = next(iter(rigs.values())).template.shape[0]
+    from ..common.atomic import ensure_free_space  # a memory map on a full disk dies of SIGBUS: check first
+
+    ensure_free_space(out, total * n_vertices * 3 * 4, "data_verts.npy")
     data = np.lib.format.open_memmap(out / "data_verts.npy", mode="w+", dtype=np.float32, shape=(total, n_vertices, 3))
     index: dict = {s: {} for s in subjects}
     audio: dict = {s: {} for s in subjects}

@@ -1,0 +1,107 @@
+"""Click parameter types shared by every command: arguments are checked before any work starts.
+
+No heavy imports here (``--help`` must stay light); the device check imports torch only when a
+device other than ``cpu`` is asked for, at the time the value is converted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import click
+
+POSITIVE_INT = click.IntRange(min=1)        # counts: epochs, batch size, subjects, jobs, limits ...
+NON_NEGATIVE_INT = click.IntRange(min=0)    # indices: a wav2vec2 layer
+
+
+class PositiveFloat(click.ParamType):
+    """A finite float > 0 (rates, thresholds, scales)."""
+
+    name = "positive number"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float) and math.isfinite(value) and value > 0:
+            return value
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number) or number <= 0:
+            self.fail(f"{value!r} must be a finite number > 0", param, ctx)
+        return number
+
+
+POSITIVE_FLOAT = PositiveFloat()
+
+
+def _nearest_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path(".")
+
+
+class OutputPath(click.ParamType):
+    """A path this process can create or replace: a file (``folder=False``) or a folder.
+
+    The nearest existing ancestor must be a writable folder; an existing target must be of the
+    right kind.  Nothing is created here (a failing command leaves nothing behind).
+    """
+
+    def __init__(self, folder: bool = False):
+        self.folder = folder
+        self.name = "folder" if folder else "file"
+
+    def convert(self, value, param, ctx):
+        path = Path(os.path.expanduser(str(value)))
+        if not self.folder and str(value).endswith(("/", os.sep)):
+            self.fail(f"{value}: ends with '/', a file name is expected", param, ctx)
+        if path.exists():
+            if self.folder and not path.is_dir():
+                self.fail(f"{path}: exists and is not a folder", param, ctx)
+            if not self.folder and path.is_dir():
+                self.fail(f"{path}: is a folder, a file name is expected", param, ctx)
+            if not os.access(path if path.is_dir() else path.parent, os.W_OK):
+                self.fail(f"{path}: not writable (permission denied)", param, ctx)
+            return str(path)
+        parent = path.parent if not self.folder else path
+        anchor = _nearest_existing(parent)
+        if not anchor.is_dir():
+            self.fail(f"{path}: cannot be created, {anchor} is a file, not a folder", param, ctx)
+        if not os.access(anchor, os.W_OK | os.X_OK):
+            self.fail(f"{path}: cannot be created, {anchor} is not writable (permission denied)", param, ctx)
+        return str(path)
+
+
+OUTPUT_FILE = OutputPath(folder=False)
+OUTPUT_FOLDER = OutputPath(folder=True)
+
+
+class Device(click.ParamType):
+    """auto, cpu, cuda, cuda:N or mps, and available on this machine."""
+
+    name = "device"
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip().lower()
+        kind, _, index = text.partition(":")
+        if kind not in ("auto", "cpu", "cuda", "mps") or (index and (kind != "cuda" or not index.isdigit())):
+            self.fail(f"{value!r} is not a device (auto, cpu, cuda, cuda:N, mps)", param, ctx)
+        if kind in ("auto", "cpu"):
+            return text
+        import torch
+
+        if kind == "cuda":
+            if not torch.cuda.is_available():
+                build = "a CPU-only torch build" if torch.version.cuda is None else "no visible CUDA device"
+                self.fail(f"'{value}' is not available here ({build}); use --device cpu or auto", param, ctx)
+            if index and int(index) >= torch.cuda.device_count():
+                self.fail(f"'{value}' is not available ({torch.cuda.device_count()} CUDA device(s))", param, ctx)
+        if kind == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            self.fail(f"'{value}' is not available here; use --device cpu or auto", param, ctx)
+        return text
+
+
+DEVICE = Device()
