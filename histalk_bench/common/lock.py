@@ -44,9 +44,12 @@ def acquire(target: str | os.PathLike, *, folder: bool = False, what: str = "out
         except FileNotFoundError:
             pass
         os.close(fd)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
     _HELD[path] = fd
+    try:  # the pid is only informational (a full disk must not stop the lock)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+    except OSError:
+        pass
     return path
 
 
