@@ -2,7 +2,7 @@
 
 import click
 
-from .options import OUTPUT_FOLDER, POSITIVE_INT
+from .options import OUTPUT_FOLDER, POSITIVE_INT, threads_option
 
 
 @click.command("demo")
@@ -12,13 +12,18 @@ from .options import OUTPUT_FOLDER, POSITIVE_INT
 @click.option("--epochs", type=POSITIVE_INT, default=60, show_default=True, help="HiSTalk training epochs (CPU).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--with-faceformer", is_flag=True, help="Also train FaceFormer (tiny audio encoder) and compare it.")
-def demo(out, subjects, sentences, epochs, seed, with_faceformer):
+@threads_option
+def demo(out, subjects, sentences, epochs, seed, with_faceformer, threads):
     """synth -> prepare (oracle alignment, log-mel) -> train HiSTalk -> compare with static and mean.
 
     Leaves OUT/leaderboard.csv, OUT/leaderboard.md and OUT/plots/. No dataset, weights or network needed.
     """
     import time
 
+    from ..common.threads import configure_threads
+
+    n_threads, source = configure_threads(threads)
+    click.echo(f"[demo] torch threads: {n_threads} ({source})", err=True)
     from ..tools.demo import DemoOptions, run_demo
 
     models = ("histalk", "faceformer", "static", "mean") if with_faceformer else ("histalk", "static", "mean")

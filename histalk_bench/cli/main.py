@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("histalk_bench.cli.evaluate:evaluate", "Score predictions (HDF5 or another repository's npy folder): LVE, FDD, MVE, LRP."),
     "compare": ("histalk_bench.cli.compare:compare", "Predict and evaluate several models; write leaderboard CSV, Markdown, plots."),
     "leaderboard": ("histalk_bench.cli.compare:leaderboard", "Rebuild leaderboard tables from stored scores without running models."),
+    "animate": ("histalk_bench.cli.animate:animate", "Animate a wav with a trained model: predict and render an mp4 with the audio."),
     "render": ("histalk_bench.cli.render:render", "Render ground truth and predictions side by side to an mp4 with audio."),
     "doctor": ("histalk_bench.cli.doctor:doctor", "Report what is available and what is missing, with the fix for each."),
 }

@@ -105,3 +105,29 @@ class Device(click.ParamType):
 
 
 DEVICE = Device()
+
+
+threads_option = click.option(
+    "--threads", type=POSITIVE_INT, default=None,
+    help="torch CPU threads (default: OMP_NUM_THREADS, else the CPUs this process may use).")
+
+
+def check_inputs(*, run_dir=None, checkpoint=None, data=None, audio=None, template=None, faces=None) -> None:
+    """Fail fast, before torch is imported, on inputs that cannot work: missing files, a run folder
+    without a checkpoint, a template that is neither a mesh file nor (with a cache) a subject."""
+    from ..common.errors import UserError
+
+    if run_dir and checkpoint:
+        raise UserError("give --run or --checkpoint, not both")
+    if run_dir:
+        if not Path(run_dir).is_dir():
+            raise UserError("run folder not found", run_dir)
+        if not (Path(run_dir) / "best.pt").is_file():
+            raise UserError("run folder has no best.pt (train first, or give --checkpoint FILE)", run_dir)
+    for path, what in ((checkpoint, "checkpoint"), (data, "cache"), (audio, "audio file"), (faces, "mesh file")):
+        if path and not Path(path).is_file():
+            raise UserError(f"{what} not found", path)
+    if audio and os.path.getsize(audio) == 0:
+        raise UserError("audio file is empty", audio)
+    if template and Path(template).suffix in (".npy", ".ply", ".obj") and not Path(template).is_file():
+        raise UserError("template mesh not found", template)

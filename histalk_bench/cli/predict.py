@@ -2,7 +2,7 @@
 
 import click
 
-from .options import DEVICE, OUTPUT_FILE
+from .options import DEVICE, OUTPUT_FILE, check_inputs, threads_option
 
 
 @click.command("predict")
@@ -12,30 +12,46 @@ from .options import DEVICE, OUTPUT_FILE
 @click.option("--data", default=None, type=click.Path(), help="Prepared cache (.h5).")
 @click.option("--split", default="test", show_default=True)
 @click.option("--audio", default=None, type=click.Path(dir_okay=False), help="Predict for this audio file instead of a split.")
-@click.option("--template", default=None, help="With --audio: a subject of the cache, or a .npy/.ply neutral mesh.")
-@click.option("--condition", default=None, help="With --audio: the training speaker whose style to use.")
+@click.option("--template", default=None, help="With --audio: a subject of the cache, or a .npy/.ply/.obj neutral mesh.")
+@click.option("--condition", default=None,
+              help="With --audio: the training speaker whose style to use, or 'all' (default: the first, reported).")
 @click.option("--out", required=True, type=OUTPUT_FILE, help="predictions .h5 (or .npy with --audio).")
 @click.option("--device", type=DEVICE, default="auto", show_default=True)
 @click.option("--wav2vec2-model", default=None, help="Local wav2vec2 folder for features computed on the fly (same weights as training).")
 @click.option("--frames", type=click.Choice(["audio", "gt"]), default=None,
               help="faceformer: frame count from the audio as the official test (default) or the ground truth's.")
-def predict(model, run_dir, checkpoint, data, split, audio, template, condition, out, device, wav2vec2_model, frames):
+@click.option("--backbone", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "int8", "int8-cnn"]),
+              help="With --audio: wav2vec2 backbone precision (auto = int8 Linear layers for HiSTalk; see docs/models.md).")
+@threads_option
+def predict(model, run_dir, checkpoint, data, split, audio, template, condition, out, device, wav2vec2_model, frames,
+            backbone, threads):
     """Write predicted vertices in the predictions format that `evaluate` reads."""
-    from ..cache import Cache
     from ..common.errors import UserError
-    from ..predict.split import predict_split
 
+    check_inputs(run_dir=run_dir, checkpoint=checkpoint, data=data, audio=audio, template=template)
+    if audio and not out.endswith((".npy", ".h5", ".hdf5")):
+        raise UserError("--out must end in .npy or .h5", out)
+    if not audio and not data:
+        raise UserError("--data CACHE.h5 is required unless --audio is given")
+    from ..common.threads import configure_threads
+
+    configure_threads(threads)
     if audio:
         if frames == "gt":
             raise UserError("--frames gt needs a split (new audio has no ground truth)")
         from ..predict.audio import predict_audio
 
-        path = predict_audio(model, audio, template, out, data=data, run_dir=run_dir, checkpoint=checkpoint,
-                             condition=condition, device=device, wav2vec2_model=wav2vec2_model)
-        click.echo(f"wrote {path}")
+        paths, result = predict_audio(model, audio, template, out, data=data, run_dir=run_dir, checkpoint=checkpoint,
+                                      condition=condition, device=device, wav2vec2_model=wav2vec2_model,
+                                      backbone=backbone)
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
+        click.echo(f"wrote {', '.join(str(p) for p in paths)} ({result.audio_seconds:.1f} s of audio, "
+                   f"RTF {result.rtf:.3f})")
         return
-    if not data:
-        raise UserError("--data CACHE.h5 is required unless --audio is given")
+    from ..cache import Cache
+    from ..predict.split import predict_split
+
     with Cache(data) as cache:
         extra = {"wav2vec2_model": wav2vec2_model} if wav2vec2_model else {}
         if frames:

@@ -2,7 +2,7 @@
 
 import click
 
-from .options import DEVICE, NON_NEGATIVE_INT, OUTPUT_FOLDER, POSITIVE_FLOAT, POSITIVE_INT
+from .options import DEVICE, NON_NEGATIVE_INT, OUTPUT_FOLDER, POSITIVE_FLOAT, POSITIVE_INT, check_inputs, threads_option
 
 # --set KEY=VALUE goes through the same checks as the options of the same meaning
 SET_TYPES = {"epochs": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE_FLOAT, "save_every": POSITIVE_INT,
@@ -40,14 +40,23 @@ def _parse_value(text: str):
               help="FaceFormer: folder (or hub id) of the pretrained wav2vec2 weights (default facebook/wav2vec2-base-960h).")
 @click.option("--allow-download", is_flag=True, help="FaceFormer: let the wav2vec2 weights be downloaded from the hub.")
 @click.option("--quiet", is_flag=True, help="No progress (bar on a terminal, log lines otherwise).")
+@threads_option
 def train(model, data, out, epochs, batch_size, lr, seed, device, features, units, resume, amp, compile_, overrides,
-          wav2vec2_model, allow_download, quiet):
+          wav2vec2_model, allow_download, quiet, threads):
     """Train MODEL (histalk, faceformer) and write RUN_DIR/{config.json,history.jsonl,best.pt,last.pt}.
 
     Multi-GPU: torchrun --nproc_per_node N $(which histalk-bench) train ... (no code changes).
     """
     from ..common.errors import UserError
+    from ..common.threads import configure_threads
+
+    check_inputs(data=data)
+    for item in overrides:
+        if "=" not in item:
+            raise UserError(f"--set expects KEY=VALUE, got '{item}'")
+    configure_threads(threads)
     from ..models.base import model_entry
+    from ..predict.audio import record_training_cache
 
     entry = model_entry(model)
     if not entry.trainable:
@@ -72,4 +81,5 @@ def train(model, data, out, epochs, batch_size, lr, seed, device, features, unit
 
     with training_run(out, data, resume):
         run_dir = entry.train(data, out, **options)
+    record_training_cache(run_dir, data)
     click.echo(f"trained {model}: {run_dir}")

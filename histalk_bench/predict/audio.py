@@ -1,59 +1,181 @@
-"""Predict vertices for a new audio file with a trained model."""
+"""Predict vertices for a new audio file with a trained model.
+
+:func:`animate_audio` returns every requested condition's (T, V, 3) vertices with notes on what
+was chosen (template, speaker condition, backbone); :func:`predict_audio` also writes them
+(.npy, one file per condition, or a predictions .h5 that ``render`` reads).
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..common.audio import read_audio_16k
 from ..common.errors import UserError
 
+RUN_CACHE_FILE = "cache.json"  # RUN_DIR/cache.json: the cache a run was trained on (for templates, faces)
 
-def load_template(spec: str | None, data: str | None) -> tuple[np.ndarray, str]:
-    """A neutral mesh (V, 3) from a cache subject, a .npy array or a mesh file; and its name."""
-    if not spec:
-        raise UserError("--template is required with --audio (a subject of --data, or a .npy/.ply mesh)")
-    path = Path(spec)
-    if path.suffix == ".npy" and path.exists():
-        return np.load(path).reshape(-1, 3).astype(np.float32), path.stem
-    if path.suffix in (".ply", ".obj") and path.exists():
+
+@dataclass
+class AudioPrediction:
+    """Vertices per condition (None: unconditioned), the template's name, fps and what was used."""
+
+    model: str
+    vertices: dict
+    template_name: str
+    fps: float
+    audio_seconds: float
+    compute_seconds: float
+    notes: list[str] = field(default_factory=list)
+    template: np.ndarray | None = None  # (V, 3) neutral mesh the motion was added to
+
+    @property
+    def rtf(self) -> float:
+        """Compute seconds per second of audio (wav -> meshes, model loading excluded)."""
+        return self.compute_seconds / max(self.audio_seconds, 1e-9)
+
+
+def record_training_cache(run_dir: str | os.PathLike, cache_path: str | os.PathLike) -> None:
+    """Write RUN_DIR/cache.json naming the cache a run was trained on (``animate`` reads it)."""
+    Path(run_dir, RUN_CACHE_FILE).write_text(json.dumps({"cache": str(Path(cache_path).resolve())}))
+
+
+def training_cache(run_dir: str | os.PathLike | None) -> str | None:
+    """The cache recorded by :func:`record_training_cache` when it still exists, else None."""
+    if not run_dir:
+        return None
+    path = Path(run_dir, RUN_CACHE_FILE)
+    try:
+        cache = json.loads(path.read_text())["cache"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return cache if Path(cache).is_file() else None
+
+
+def load_template(spec: str | None, data: str | None, speakers: tuple = ()) -> tuple[np.ndarray, str, str]:
+    """A neutral mesh (V, 3) from a cache subject, a .npy array or a mesh file; its name; a note.
+    Without ``spec``: the cache's first training speaker of the model (or its first subject)."""
+    if not spec and not data:
+        raise UserError("--template is required here (a subject of --data, or a .npy/.ply/.obj mesh)")
+    path = Path(spec) if spec else None
+    if path is not None and path.suffix in (".npy", ".ply", ".obj"):
+        if not path.exists():
+            raise UserError("template mesh not found", path)
+        if path.suffix == ".npy":
+            return np.load(path, allow_pickle=False).reshape(-1, 3).astype(np.float32), path.stem, f"template {path.name}"
         import trimesh
 
-        return np.asarray(trimesh.load(str(path), process=False, force="mesh").vertices, dtype=np.float32), path.stem
-    if data:
-        from ..cache import Cache
+        mesh = trimesh.load(str(path), process=False, force="mesh")
+        return np.asarray(mesh.vertices, dtype=np.float32), path.stem, f"template {path.name}"
+    from ..cache import Cache
 
-        with Cache(data) as cache:
-            return cache.template(spec), spec
-    raise UserError("template not found (give a subject together with --data, or a .npy/.ply file)", spec)
+    with Cache(data) as cache:
+        subjects = cache.template_subjects()
+        if spec:
+            if spec not in subjects:
+                raise UserError(f"no template '{spec}' in the cache (subjects: {', '.join(subjects)})", data)
+            return cache.template(spec), spec, f"template {spec} from {Path(data).name}"
+        chosen = next((s for s in speakers if s in subjects), subjects[0] if subjects else None)
+        if chosen is None:
+            raise UserError("the cache has no templates", data)
+        return (cache.template(chosen), chosen,
+                f"template {chosen} from {Path(data).name} (default; --template SUBJECT|MESH to change)")
+
+
+def speaker_choices(predictor) -> tuple[str, ...]:
+    """Training speakers whose style the model can take (empty for an unconditioned model)."""
+    config = getattr(predictor, "config", None)
+    if config is None or (hasattr(config, "use_style") and not config.use_style):
+        return ()
+    return tuple(getattr(config, "speakers", ()) or ())
+
+
+def resolve_conditions(speakers: tuple[str, ...], condition: str | None) -> tuple[list, str | None]:
+    """The conditions to predict for ``condition`` (None, 'all' or a speaker) and a note."""
+    if not speakers:
+        if condition not in (None, "all"):
+            raise UserError(f"--condition {condition}: this model has no speaker conditions")
+        return [None], None
+    if condition == "all":
+        return list(speakers), f"all {len(speakers)} speaker conditions"
+    if condition is None:
+        if len(speakers) == 1:
+            return [speakers[0]], None
+        return [speakers[0]], (f"speaker condition '{speakers[0]}' (default, the first of {len(speakers)}: "
+                               f"{', '.join(speakers)}; --condition NAME or --condition all)")
+    if condition not in speakers:
+        raise UserError(f"unknown condition '{condition}' (training speakers: {', '.join(speakers)}, or all)")
+    return [condition], None
+
+
+def animate_audio(model_name: str, audio: str | os.PathLike, template_spec: str | None = None, *,
+                  data: str | None = None, run_dir=None, checkpoint=None, condition: str | None = None,
+                  device: str = "auto", wav2vec2_model: str | None = None, backbone: str = "auto") -> AudioPrediction:
+    """Vertices for ``audio`` (any rate, resampled to 16 kHz) per requested speaker condition."""
+    from ..common.audio import read_audio_16k
+    from ..models.base import model_entry
+    from .backbone import configure_backbone
+
+    entry = model_entry(model_name)
+    if not entry.predicts_audio:
+        raise UserError(f"model '{model_name}' cannot predict from new audio (it needs a cache)")
+    sound = read_audio_16k(audio)
+    notes = []
+    if data is None and template_spec is None:
+        data = training_cache(run_dir)
+        if data:
+            notes.append(f"cache {data} (recorded by the run)")
+    extra = {"wav2vec2_model": wav2vec2_model} if wav2vec2_model else {}
+    predictor = entry.load_audio_predictor(run_dir=run_dir, checkpoint=checkpoint, device=device, **extra)
+    speakers = speaker_choices(predictor)
+    conditions, note = resolve_conditions(speakers, condition)
+    template, name, template_note = load_template(template_spec, data, speakers)
+    notes += [template_note] + ([note] if note else []) + configure_backbone(predictor, backbone)
+    n_vertices = getattr(predictor.config, "n_vertices", template.shape[0])
+    if template.shape[0] != n_vertices:
+        raise UserError(f"template has {template.shape[0]} vertices, the model was trained on {n_vertices}",
+                        template_spec or data)
+    started = time.perf_counter()
+    vertices = {c: predictor.predict_audio(sound, template, c) for c in conditions}
+    return AudioPrediction(model=predictor.name, vertices=vertices, template_name=name,
+                           fps=float(getattr(predictor.config, "fps", 30.0)), audio_seconds=len(sound) / 16000.0,
+                           compute_seconds=time.perf_counter() - started, notes=notes, template=template)
+
+
+def write_prediction(result: AudioPrediction, audio: str | os.PathLike, out: str | os.PathLike) -> list[Path]:
+    """Write ``result`` to ``out``: (T, V*3) .npy (``STEM_condition_NAME.npy`` for each of several
+    conditions) or a predictions .h5 (sequence TEMPLATE/AUDIO_STEM) that ``render`` reads."""
+    out = Path(out)
+    if out.suffix == ".npy":
+        written = []
+        for condition, vertices in result.vertices.items():
+            target = out if len(result.vertices) == 1 else out.with_name(f"{out.stem}_condition_{condition}.npy")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            np.save(target, vertices.reshape(vertices.shape[0], -1))
+            written.append(target)
+        return written
+    if out.suffix not in (".h5", ".hdf5"):
+        raise UserError("--out must end in .npy or .h5", out)
+    from .store import PredictionWriter
+
+    first = next(iter(result.vertices.values()))
+    meta = {"audio": str(Path(audio).resolve()), "conditions": [c for c in result.vertices], "notes": result.notes}
+    with PredictionWriter(out, model=result.model, dataset="audio", fps=result.fps, n_vertices=first.shape[1],
+                          meta=meta) as writer:
+        for condition, vertices in result.vertices.items():
+            writer.write(result.template_name, Path(audio).stem, vertices, condition=condition)
+    return [out]
 
 
 def predict_audio(model_name: str, audio: str | os.PathLike, template_spec: str | None, out: str | os.PathLike, *,
                   data: str | None = None, run_dir=None, checkpoint=None, condition: str | None = None,
-                  device: str = "auto", wav2vec2_model: str | None = None) -> Path:
-    """Write (T, V*3) .npy or a predictions .h5 for ``audio`` with the model's predictor."""
-    from ..models.base import model_entry
-
-    template, name = load_template(template_spec, data)
-    entry = model_entry(model_name)
-    if not entry.predicts_audio:
-        raise UserError(f"model '{model_name}' cannot predict from new audio (it needs a cache)")
-    extra = {"wav2vec2_model": wav2vec2_model} if wav2vec2_model else {}
-    predictor = entry.load_audio_predictor(run_dir=run_dir, checkpoint=checkpoint, device=device, **extra)
-    model = predictor.model
-    expected = getattr(model.config, "n_vertices", None)
-    if expected is not None and template.shape[0] != expected:
-        raise UserError(f"template has {template.shape[0]} vertices, the model was trained on {expected}", template_spec)
-    vertices = predictor.predict_audio(read_audio_16k(audio), template, condition)
-    out = Path(out)
-    if out.suffix == ".npy":
-        np.save(out, vertices.reshape(vertices.shape[0], -1))
-        return out
-    from .store import PredictionWriter
-
-    with PredictionWriter(out, model=predictor.name, dataset="audio", fps=getattr(model.config, "fps", 30.0),
-                          n_vertices=vertices.shape[1], meta={"audio": str(audio), "condition": condition}) as writer:
-        writer.write(name, Path(audio).stem, vertices, condition=condition)
-    return out
+                  device: str = "auto", wav2vec2_model: str | None = None,
+                  backbone: str = "auto") -> tuple[list[Path], AudioPrediction]:
+    """:func:`animate_audio` then :func:`write_prediction`."""
+    result = animate_audio(model_name, audio, template_spec, data=data, run_dir=run_dir, checkpoint=checkpoint,
+                           condition=condition, device=device, wav2vec2_model=wav2vec2_model, backbone=backbone)
+    return write_prediction(result, audio, out), result

@@ -124,3 +124,54 @@ def chunked_hidden_states(run, audio: np.ndarray, window_s: float = 20.0, contex
         offset = first - start // HOP
         parts.append(states[offset: offset + (last - first)])
     return np.concatenate(parts, axis=0)
+
+
+BACKBONE_MODES = ("auto", "fp32", "int8", "int8-cnn")
+DEFAULT_MODE = "int8"  # what "auto" means; measured in benchmarks/backbone_speed.py (docs/models.md)
+
+
+def quantize(network, mode: str):
+    """``network`` for ``mode``: fp32 unchanged; int8: Linear layers; int8-cnn: CNN convolutions too."""
+    import torch
+
+    if mode == "fp32":
+        return network
+    if mode == "int8-cnn":
+        return quantize_int8(network)
+    return torch.ao.quantization.quantize_dynamic(network, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def configure_backbone(predictor, mode: str = "auto") -> list[str]:
+    """Speed up the wav2vec2 backbone a predictor uses for new audio; returns notes on what was done.
+
+    HiSTalk on ``wav2vec2_l<N>`` features: encoder truncated after layer N (exact).  ``mode``
+    (see BACKBONE_MODES): 'auto' is DEFAULT_MODE; a model without a wav2vec2 backbone accepts
+    only 'auto'."""
+    from ..common.errors import UserError
+
+    if mode not in BACKBONE_MODES:
+        raise UserError(f"unknown --backbone '{mode}' (choose from {', '.join(BACKBONE_MODES)})")
+    chosen = DEFAULT_MODE if mode == "auto" else mode
+    feature = str(getattr(predictor.config, "feature", ""))
+    if hasattr(predictor, "extract") and feature.startswith("wav2vec2"):
+        from ..models.histalk.api import feature_extractor
+
+        extractor = feature_extractor(predictor.config, predictor.wav2vec2_model, str(predictor.device))
+        notes = []
+        if extractor.layer is not None:
+            kept = truncate_encoder(extractor.network, extractor.layer)
+            notes.append(f"wav2vec2 encoder truncated to {kept} of {extractor.network.config.num_hidden_layers} "
+                         f"layers (the model reads hidden state {extractor.layer}; exact)")
+        extractor.network = quantize(extractor.network, chosen)
+        predictor._extractor = extractor
+        default = " (default; --backbone fp32 for exact features)" if mode == "auto" and chosen != "fp32" else ""
+        return notes + [f"wav2vec2 backbone {chosen}{default}"]
+    encoder = getattr(getattr(predictor, "model", None), "audio_encoder", None)
+    if encoder is not None and hasattr(encoder, "feature_extractor"):
+        # a trained (fine-tuned) encoder: int8 only on request, its effect was not measured here
+        chosen = "fp32" if mode == "auto" else chosen
+        predictor.model.audio_encoder = quantize(encoder, chosen)
+        return [f"wav2vec2 audio encoder {chosen}"]
+    if mode != "auto":
+        raise UserError(f"--backbone {mode}: this model reads '{feature or 'its own'}' features, it has no wav2vec2 backbone")
+    return []

@@ -45,6 +45,7 @@ def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = 
     from ..datasets.prepare import prepare
     from ..evaluate.compare import run_compare
     from ..models import MODELS
+    from ..predict.audio import record_training_cache
     from ..synth import write_synthetic_corpus
 
     options = options or DemoOptions()
@@ -72,6 +73,7 @@ def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = 
                     if name == "faceformer" and train_options.get("audio_encoder") == "tiny" else "")
             start = _stage(f"training {name} for {train_options['epochs']} epochs{note}")
             runs[name] = Path(entry.train(cache_path, out / "runs" / name, **train_options))
+            record_training_cache(runs[name], cache_path)
             timings[f"train_{name}_s"] = time.perf_counter() - start
 
     start = _stage("comparing models on the test split")
