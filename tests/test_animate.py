@@ -148,3 +148,12 @@ def test_animate_real_recording(run, tmp_path):
     vertices = np.load(tmp_path / "demo.npy")
     assert np.isfinite(vertices).all() and np.ptp(vertices, axis=0).max() > 0
     assert len(extract_frames(out, tmp_path / "frames", [0.5, 1.5])) == 2
+
+
+def test_signed_fdd_is_plotted_as_distance_to_zero():
+    from histalk_bench.evaluate.plots import _absolute
+
+    values, low, high = _absolute(np.array([-3.0, 2.0, 0.5]), np.array([-4.0, 1.0, -0.5]), np.array([-2.0, 3.0, 1.0]))
+    np.testing.assert_allclose(values, [3.0, 2.0, 0.5])
+    np.testing.assert_allclose(low, [2.0, 1.0, 0.0])  # the third CI spans 0
+    np.testing.assert_allclose(high, [4.0, 3.0, 1.0])

@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from histalk_bench.common.hub import download_command
+
 from histalk_bench.tools import doctor
 from histalk_bench.tools.doctor import MISSING, OK, WARN
 
@@ -63,7 +65,7 @@ def test_mfa_bin_option_and_broken_binary(monkeypatch, tmp_path):
 def test_wav2vec2_folder_and_hf_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     check = doctor.check_wav2vec2()
-    assert check.status == MISSING and "huggingface-cli download facebook/wav2vec2-base-960h" in check.fix
+    assert check.status == MISSING and download_command("facebook/wav2vec2-base-960h", "wav2vec2-base-960h") in check.fix
     snapshot = tmp_path / "hub" / "models--facebook--wav2vec2-base-960h" / "snapshots" / "abc"
     snapshot.mkdir(parents=True)
     (snapshot / "config.json").write_text("{}")
@@ -105,3 +107,15 @@ def test_cli_reports_every_check_and_exits_zero(tmp_path):
     parsed = json.loads(as_json.stdout)
     assert {entry["name"] for entry in parsed} >= set(names)
     assert all(entry["status"] in (OK, WARN, MISSING) for entry in parsed)
+
+
+def test_hub_cli_is_the_one_on_path(monkeypatch, tmp_path):
+    from histalk_bench.common.hub import hub_cli
+
+    for name in ("huggingface-cli", "hf"):  # a PATH with the old CLI only, then with both
+        tool = tmp_path / name
+        tool.write_text("#!/bin/sh\n")
+        tool.chmod(0o755)
+        monkeypatch.setenv("PATH", str(tmp_path))
+        assert hub_cli() == name
+    assert download_command("org/model", "model") == "hf download org/model --local-dir model"

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from histalk_bench.common.errors import UserError
+from histalk_bench.common.hub import download_command
 from histalk_bench.features.factory import make_extractors
 
 from _features_helpers import save_tiny_wav2vec2
@@ -66,7 +67,7 @@ def test_offline_hub_id_gives_one_line_download_hint(monkeypatch, tmp_path):
         make_extractors("wav2vec2", model="facebook/wav2vec2-base-960h")
     message = str(info.value)
     assert "\n" not in message
-    assert "huggingface-cli download facebook/wav2vec2-base-960h" in message and "--wav2vec2-model" in message
+    assert download_command("facebook/wav2vec2-base-960h", "wav2vec2-base-960h") in message and "--wav2vec2-model" in message
 
 
 def test_bad_folders_are_user_errors(tmp_path):

@@ -38,6 +38,13 @@ def _title(metric: str) -> str:
     return METRICS.get(metric).title if metric in METRICS else metric.upper()
 
 
+def _absolute(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """|value| and its CI for a signed metric: a CI that spans 0 starts at 0."""
+    spans = (low < 0) & (high > 0)
+    a, b = np.abs(low), np.abs(high)
+    return np.abs(values), np.where(spans, 0.0, np.minimum(a, b)), np.maximum(a, b)
+
+
 def model_colours(names: list[str]) -> dict[str, tuple]:
     """One fixed colour per model (in the given order), shared by every plot."""
     plt = _pyplot()
@@ -58,14 +65,23 @@ def plot_metric_bars(scores: list[dict], out: Path) -> Path:
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.0 * len(metrics), 3.4))
     for ax, metric in zip(axes, metrics):
         values = np.asarray([r[metric] for r in rows]) * scale[metric]
-        low = values - np.asarray([r[f"{metric}_ci_low"] for r in rows]) * scale[metric]
-        high = np.asarray([r[f"{metric}_ci_high"] for r in rows]) * scale[metric] - values
-        ax.bar(range(len(rows)), values, yerr=[np.maximum(low, 0), np.maximum(high, 0)],
+        ci_low = np.asarray([r[f"{metric}_ci_low"] for r in rows]) * scale[metric]
+        ci_high = np.asarray([r[f"{metric}_ci_high"] for r in rows]) * scale[metric]
+        signs = np.sign(values)
+        if metric == "fdd":  # signed: the best model is the one closest to 0, so plot the distance
+            values, ci_low, ci_high = _absolute(values, ci_low, ci_high)
+        ax.bar(range(len(rows)), values, yerr=[np.maximum(values - ci_low, 0), np.maximum(ci_high - values, 0)],
                color=[colours[r["model"]] for r in rows], capsize=4, width=0.7)
+        if metric == "fdd":
+            for x, (top, sign) in enumerate(zip(np.maximum(values, ci_high), signs)):
+                ax.annotate("+" if sign > 0 else "\u2212" if sign < 0 else "0", (x, top), ha="center",
+                            va="bottom", fontsize=9, xytext=(0, 2), textcoords="offset points")
+            ax.set_xlabel("+: upper face stiller than GT, \u2212: livelier", fontsize=7)
         ax.set_xticks(range(len(rows)), [r["model"] for r in rows], rotation=30 if len(rows) > 2 else 0,
                       ha="right" if len(rows) > 2 else "center")
         better = "higher" if scores[0]["higher_is_better"][metric] else "lower"
-        ax.set_title(f"{_title(metric)}{_exponent(scale[metric])}\n{better} is better", fontsize=9)
+        title = "|FDD| (distance to 0)" if metric == "fdd" else _title(metric)
+        ax.set_title(f"{title}{_exponent(scale[metric])}\n{better} is better", fontsize=9)
         ax.axhline(0, color="black", linewidth=0.6)
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", alpha=0.3)
@@ -159,11 +175,12 @@ def plot_lip_opening(cache, predictions: dict[str, object], out: Path, split: st
     axes[-1, 0].set_xlabel("time (s)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     height = 2.3 * len(refs) + 0.6
-    fig.legend(handles, labels, loc="upper right", bbox_to_anchor=(0.99, 1.0), ncol=min(6, len(labels)),
+    rows = -(-len(labels) // 6)  # legend rows below the axes, title above: they cannot overlap
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=min(6, len(labels)),
                fontsize=8, frameon=False)
     fig.text(0.01, 1 - 0.12 / height, f"Mouth opening: mean distance of matched inner-lip points ({mouth.source})",
              fontsize=10, va="top")
-    return _save(fig, out, rect=(0, 0, 1, 1 - 0.4 / height))
+    return _save(fig, out, rect=(0, 0.3 * rows / height, 1, 1 - 0.4 / height))
 
 
 def plot_viseme_lve(scores: list[dict], out: Path) -> Path:

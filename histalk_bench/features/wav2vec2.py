@@ -37,9 +37,11 @@ def normalise(audio: np.ndarray) -> np.ndarray:
 
 
 def missing_weights_message(model: str) -> str:
+    from ..common.hub import download_command
+
     folder = Path(model).name if "/" in model else model
     return (f"wav2vec2 weights '{model}' are not available offline; on a machine with network run "
-            f"'huggingface-cli download {model} --local-dir {folder}', copy that folder here and pass "
+            f"'{download_command(model, folder)}', copy that folder here and pass "
             f"--wav2vec2-model PATH/{folder} (or use --features mel, which needs no weights)")
 
 

@@ -130,7 +130,9 @@ def check_wav2vec2(model: str | None = None) -> Check:
     """wav2vec2 weights on disk (a ``--wav2vec2-model`` folder or the Hugging Face cache); no network."""
     name = model or WAV2VEC2_DEFAULT
     folder_name = Path(name).name
-    fix = (f"on a machine with network: 'huggingface-cli download {WAV2VEC2_DEFAULT} --local-dir {folder_name}', "
+    from ..common.hub import download_command
+
+    fix = (f"on a machine with network: '{download_command(WAV2VEC2_DEFAULT, folder_name)}', "
            f"copy the folder here and pass --wav2vec2-model PATH/{folder_name} (or use --features mel)")
     path = Path(name).expanduser()
     if path.exists() or name.startswith((".", "/", "~")):
@@ -142,8 +144,10 @@ def check_wav2vec2(model: str | None = None) -> Check:
     found = [s for s in sorted(snapshots.glob("*")) if _has_weights(s)] if snapshots.is_dir() else []
     if found:
         return Check("wav2vec2", OK, f"{name} in the Hugging Face cache ({found[-1]})")
-    return Check("wav2vec2", MISSING, f"{name} not in the Hugging Face cache ({hub}); "
-                 "needed for --features wav2vec2, HiSTalk and FaceFormer", fix)
+    return Check("wav2vec2", MISSING, f"{name} not in the Hugging Face cache ({hub}); needed only by "
+                 "'prepare --features wav2vec2' (and predict/animate with runs trained on it) and "
+                 "'train faceformer --set audio_encoder=\"base\"'; HiSTalk (--features mel) and FaceFormer "
+                 "(tiny encoder) train without it", fix)
 
 
 def check_torch() -> list[Check]:
@@ -172,17 +176,19 @@ def check_rendering(timeout_s: float = 30.0) -> Check:
     import importlib.util
 
     if importlib.util.find_spec("pyrender") is None:
-        return Check("rendering", WARN, "pyrender not installed; 'render' uses the slower matplotlib backend",
-                     "pip install 'histalk-bench[render]' (pyrender, PyOpenGL) and the EGL libraries")
+        return Check("rendering", WARN, "pyrender not installed; 'render' and 'animate' use the numpy CPU "
+                     "rasteriser (no GPU needed)",
+                     "for GPU rendering: pip install -e '.[render]' in the clone (pyrender, PyOpenGL; "
+                     "pip install 'histalk-bench[render]' from a package index) and the EGL libraries")
     from ..rendering.backend_pyrender import probe_egl
 
     probe = probe_egl(timeout_s)
     if probe.works and probe.software:
         return Check("rendering", OK, f"{probe.detail}; a CPU rasteriser, so 'render --backend auto' uses "
-                     "matplotlib (faster here) and --backend pyrender forces OpenGL")
+                     "the numpy rasteriser (faster here) and --backend pyrender forces OpenGL")
     if probe.works:
         return Check("rendering", OK, probe.detail)
-    return Check("rendering", WARN, f"no offscreen OpenGL: {probe.detail}; 'render' falls back to matplotlib",
+    return Check("rendering", WARN, f"no offscreen OpenGL: {probe.detail}; 'render' uses the numpy rasteriser",
                  "apt-get install libegl1 libgl1 libgles2 (Debian/Ubuntu), keep PYOPENGL_PLATFORM=egl "
                  "(or try PYOPENGL_PLATFORM=osmesa with libosmesa6)")
 
