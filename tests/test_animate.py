@@ -157,3 +157,25 @@ def test_signed_fdd_is_plotted_as_distance_to_zero():
     np.testing.assert_allclose(values, [3.0, 2.0, 0.5])
     np.testing.assert_allclose(low, [2.0, 1.0, 0.0])  # the third CI spans 0
     np.testing.assert_allclose(high, [4.0, 3.0, 1.0])
+
+
+@pytest.mark.slow
+def test_transcript_gives_aligned_units(run, vocaset_cache):
+    from histalk_bench.predict.audio import animate_audio
+    from histalk_bench.tools.doctor import OK, check_pocketsphinx
+
+    if check_pocketsphinx().status != OK:
+        pytest.skip("pocketsphinx and its English model are not installed")
+    root, ref, _ = run
+    common = dict(data=str(vocaset_cache), run_dir=root / "run", device="cpu", condition="all")
+    plain = animate_audio("histalk", root / "speech.wav", ref.subject, **common)
+    aligned = animate_audio("histalk", root / "speech.wav", ref.subject, transcript=ref.transcript, **common)
+    assert any("forced alignment" in note for note in aligned.notes)
+    assert set(plain.vertices) == set(aligned.vertices)
+    for condition, vertices in plain.vertices.items():
+        assert vertices.shape == aligned.vertices[condition].shape
+        assert not np.allclose(vertices, aligned.vertices[condition])  # other units, other motion
+    with pytest.raises(UserError, match="does not use phone/word units"):
+        from histalk_bench.predict.audio import unit_predictor
+
+        unit_predictor(type("P", (), {"name": "faceformer"})(), [], [])

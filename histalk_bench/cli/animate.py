@@ -21,6 +21,9 @@ from .options import check_inputs, threads_option
 @click.option("--faces", default=None, type=click.Path(dir_okay=False), help="A .ply/.obj mesh whose triangles to draw.")
 @click.option("--condition", default=None,
               help="Training speaker whose style to use, or 'all' for one panel each (default: the first, reported).")
+@click.option("--transcript", default=None,
+              help="What is said: HiSTalk then takes its phone/word units from a pocketsphinx forced alignment "
+                   "(default: statistical windows).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output video (.mp4).")
 @click.option("--save-npy", default=None, type=click.Path(dir_okay=False),
               help="Also write the vertices: (T, V*3) .npy, or a predictions .h5 that 'render' reads.")
@@ -39,7 +42,7 @@ from .options import check_inputs, threads_option
 @click.option("--device", default="auto", show_default=True)
 @threads_option
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def animate(audio, run_dir, model, checkpoint, template, data, faces, condition, out, save_npy, save_obj, plot, size,
+def animate(audio, run_dir, model, checkpoint, template, data, faces, condition, transcript, out, save_npy, save_obj, plot, size,
             backend, workers, backbone, wav2vec2_model, device, threads, no_progress):
     """Animate AUDIO (any sample rate) with a trained model: predict, render with the audio muxed in."""
     from ..common.errors import UserError
@@ -62,7 +65,8 @@ def animate(audio, run_dir, model, checkpoint, template, data, faces, condition,
     options = AnimateOptions(model=model, run_dir=run_dir, checkpoint=checkpoint, template=template, data=data,
                              faces=faces, condition=condition, device=device, wav2vec2_model=wav2vec2_model,
                              backbone=backbone, size=size, render_backend=backend, workers=workers, save_npy=save_npy,
-                             save_obj=save_obj, plot=plot, progress=not no_progress)
+                             save_obj=save_obj, plot=plot, progress=not no_progress,
+                             transcript=transcript)
     result = run(audio, out, options)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)

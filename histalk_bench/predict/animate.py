@@ -34,6 +34,7 @@ class AnimateOptions:
     save_obj: str | None = None
     plot: str | None = None
     progress: bool = True
+    transcript: str | None = None
 
 
 @dataclass
@@ -91,7 +92,8 @@ def animate(audio: str | os.PathLike, out: str | os.PathLike, options: AnimateOp
         lip = lip_region(data)
     prediction = animate_audio(options.model, audio, options.template, data=data, run_dir=options.run_dir,
                                checkpoint=options.checkpoint, condition=options.condition, device=options.device,
-                               wav2vec2_model=options.wav2vec2_model, backbone=options.backbone)
+                               wav2vec2_model=options.wav2vec2_model, backbone=options.backbone,
+                               transcript=options.transcript)
     faces, faces_note = find_faces(options, data)
     first = next(iter(prediction.vertices.values()))
     faces = check_faces(faces, first.shape[1], options.faces or options.template or data)
