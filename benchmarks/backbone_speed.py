@@ -31,7 +31,12 @@ import time
 import numpy as np
 import torch
 
-from histalk_bench.predict.backbone import chunked_hidden_states, convs_as_linear, quantize_int8, truncate_encoder
+from histalk_bench.predict.backbone import (
+    chunked_hidden_states,
+    convs_as_linear,
+    quantize_int8,
+    truncate_encoder,
+)
 
 
 def load_average() -> str:
@@ -176,7 +181,7 @@ def main() -> None:
     times = round_robin(functions, audio, args.repeats)
     print(f"timed round-robin, best of {args.repeats}; {load_average()} after")
     reference = functions["fp32"](audio)
-    n_frames = int(round(args.seconds * 30))
+    n_frames = round(args.seconds * 30)
     model = histalk_runner(reference.shape[1], n_frames, args.vertices)
     motion_ref = model(reference)
     histalk_s = round_robin({"histalk": model}, reference, args.repeats)["histalk"]
@@ -202,7 +207,7 @@ def chunking(functions: dict, args) -> None:
     """One pass vs 20 s windows with 2 s context on --long-seconds of audio (int8+cnn backbone)."""
     long_audio = audio_input(args.audio, args.long_seconds)
     run = functions["int8+cnn"]
-    chunked = lambda a: chunked_hidden_states(run, a, 20.0, 2.0)  # noqa: E731
+    chunked = lambda a: chunked_hidden_states(run, a, 20.0, 2.0)
     times = round_robin({"one pass": run, "chunked 20s+2s": chunked}, long_audio, max(1, args.repeats - 1))
     whole, parts = run(long_audio), chunked(long_audio)
     cos = cosine(parts[:, -1], whole[:, -1])

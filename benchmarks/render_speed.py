@@ -18,8 +18,8 @@ import argparse
 import inspect
 import os
 import resource
-import time
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +46,7 @@ def run(vocaset_cache, tmp_path_factory):
 def test_animate_writes_video_vertices_obj_sequence_and_plot(run, vocaset_cache):
     from histalk_bench.rendering.video import probe_streams
 
-    root, ref, speakers = run
+    root, ref, _ = run
     out = root / "speech.mp4"
     done = _cli("animate", root / "speech.wav", "--run", root / "run", "--out", out, "--size", "64", "--workers", "1",
                 "--save-npy", root / "speech.npy", "--save-obj", root / "obj", "--plot", root / "lips.png",
@@ -75,7 +74,7 @@ def test_animate_writes_video_vertices_obj_sequence_and_plot(run, vocaset_cache)
 def test_condition_all_and_render_reads_predict_audio_outputs(run, vocaset_cache):
     from histalk_bench.rendering.render import render_new_audio
 
-    root, ref, speakers = run
+    root, ref, _ = run
     h5, npy = root / "all.h5", root / "one.npy"
     done = _cli("predict", "--run", root / "run", "--audio", root / "speech.wav", "--template", ref.subject,
                 "--data", vocaset_cache, "--condition", "all", "--out", h5, "--threads", "1")
@@ -167,7 +166,7 @@ def test_transcript_gives_aligned_units(run, vocaset_cache):
     if check_pocketsphinx().status != OK:
         pytest.skip("pocketsphinx and its English model are not installed")
     root, ref, _ = run
-    common = dict(data=str(vocaset_cache), run_dir=root / "run", device="cpu", condition="all")
+    common = {"data": str(vocaset_cache), "run_dir": root / "run", "device": "cpu", "condition": "all"}
     plain = animate_audio("histalk", root / "speech.wav", ref.subject, **common)
     aligned = animate_audio("histalk", root / "speech.wav", ref.subject, transcript=ref.transcript, **common)
     assert any("forced alignment" in note for note in aligned.notes)

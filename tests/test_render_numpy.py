@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _render_helpers import animated_head
 
 from histalk_bench.rendering import backend_numpy
 from histalk_bench.rendering.backend_matplotlib import MatplotlibPanelRenderer
 from histalk_bench.rendering.backend_numpy import NumpyPanelRenderer
 from histalk_bench.rendering.geometry import Framing, frame_meshes
-
-from _render_helpers import animated_head
 
 
 def test_nearest_triangle_wins_in_either_order():

@@ -77,9 +77,3 @@ def configure_threads(requested: int | None = None) -> tuple[int, str]:
     log.info("torch threads: %d (%s)", threads, source)
     return threads, source
 
-
-def apply_torch_threads(threads: int) -> None:
-    """``torch.set_num_threads`` (imports torch)."""
-    import torch
-
-    torch.set_num_threads(int(threads))

@@ -213,7 +213,7 @@ def unit_predictor(predictor, phones, words):
     def predict_audio(audio_16k: np.ndarray, template: np.ndarray, condition: str | None = None) -> np.ndarray:
         features, rate = predictor.extract(audio_16k)
         fps = predictor.config.fps
-        n_frames = max(1, int(round(len(audio_16k) / 16000 * fps)))
+        n_frames = max(1, round(len(audio_16k) / 16000 * fps))
         item = {"audio": resample_features(features, rate, n_frames, fps), "key": "audio",
                 **hierarchy(n_frames, fps, phones, words, source="aligned")}
         speakers = speaker_choices(predictor)

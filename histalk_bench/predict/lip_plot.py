@@ -27,7 +27,7 @@ def lip_region(data: str | None) -> np.ndarray:
 
 def loudness_db(audio_16k: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """(times (N,), RMS level in dB (N,)) per video frame of 16 kHz audio."""
-    hop = int(round(16000 / fps))
+    hop = round(16000 / fps)
     n = max(1, len(audio_16k) // hop)
     frames = np.asarray(audio_16k[: n * hop], dtype=np.float64).reshape(n, hop)
     rms = np.sqrt((frames ** 2).mean(axis=1) + 1e-12)

@@ -112,7 +112,7 @@ def cut_to_shortest(panels: list[Panel], audio: np.ndarray | None, fps: float, w
         panel.vertices = panel.vertices[:n_frames]
     if audio is None:
         return None
-    n_samples = int(round(n_frames / fps * 16000))
+    n_samples = round(n_frames / fps * 16000)
     return np.pad(audio[:n_samples], (0, max(0, n_samples - len(audio))))
 
 
