@@ -139,7 +139,7 @@ def audio_input(path: str | None, seconds: float) -> np.ndarray:
 
 def build_options(base, args, audio) -> dict:
     options = {"fp32": base}
-    options["int8"] = torch.ao.quantization.quantize_dynamic(copy.deepcopy(base), {torch.nn.Linear}, dtype=torch.qint8)
+    options["int8"] = quantize_linear(copy.deepcopy(base))
     options["int8+cnn"] = quantize_int8(copy.deepcopy(base))
     linear = copy.deepcopy(base)
     convs_as_linear(linear)

@@ -76,19 +76,30 @@ def convs_as_linear(network) -> int:
     return count
 
 
-def quantize_int8(network):
-    """int8 dynamic quantization of every Linear layer (CNN convolutions included); returns the network."""
+def quantize_linear(network):
+    """int8 dynamic quantization of the Linear layers (``torch.ao.quantization.quantize_dynamic``,
+    deprecated in favour of torchao but present in torch 2.13; its warnings are silenced)."""
+    import warnings
+
     import torch
 
-    convs_as_linear(network)
     engines = torch.backends.quantized.supported_engines
     if "fbgemm" in engines:
         torch.backends.quantized.engine = "fbgemm"
     elif "qnnpack" in engines:
         torch.backends.quantized.engine = "qnnpack"
-    quantized = torch.ao.quantization.quantize_dynamic(network, {torch.nn.Linear}, dtype=torch.qint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        quantized = torch.ao.quantization.quantize_dynamic(network, {torch.nn.Linear}, dtype=torch.qint8)
     log.info("wav2vec2 Linear layers quantized to int8 (engine %s)", torch.backends.quantized.engine)
     return quantized
+
+
+def quantize_int8(network):
+    """int8 dynamic quantization of every Linear layer, CNN convolutions included (rewritten first)."""
+    convs_as_linear(network)
+    return quantize_linear(network)
 
 
 def n_frames(n_samples: int) -> int:
@@ -132,13 +143,11 @@ DEFAULT_MODE = "int8"  # what "auto" means; measured in benchmarks/backbone_spee
 
 def quantize(network, mode: str):
     """``network`` for ``mode``: fp32 unchanged; int8: Linear layers; int8-cnn: CNN convolutions too."""
-    import torch
-
     if mode == "fp32":
         return network
     if mode == "int8-cnn":
         return quantize_int8(network)
-    return torch.ao.quantization.quantize_dynamic(network, {torch.nn.Linear}, dtype=torch.qint8)
+    return quantize_linear(network)
 
 
 def configure_backbone(predictor, mode: str = "auto") -> list[str]:
