@@ -64,7 +64,7 @@ class PredictionWriter:
         lock.release(self.path)
         return self.path
 
-    def __enter__(self) -> PredictionWriter:
+    def __enter__(self) -> "PredictionWriter":
         return self
 
     def __exit__(self, exc_type, *rest) -> None:
@@ -118,7 +118,7 @@ class PredictionReader:
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self) -> PredictionReader:
+    def __enter__(self) -> "PredictionReader":
         return self
 
     def __exit__(self, *exc) -> None:
