@@ -119,7 +119,7 @@ def test_mistakes_are_reported_before_torch_loads(tmp_path):
              ["train", "histalk", "--data", tmp_path / "nosuch.h5", "--out", tmp_path / "r"],
              ["animate", tmp_path / "a.wav", "--run", tmp_path / "run", "--out", tmp_path / "x.avi"]]
     (tmp_path / "a.wav").write_bytes(b"RIFF")
-    expected = ["checkpoint not found", "no best.pt", "run folder not found", "cache not found", ".mp4"]
+    expected = ["checkpoint not found", "no best.pt or last.pt", "run folder not found", "cache not found", ".mp4"]
     for args, message in zip(cases, expected):
         done = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True)
         assert message in done.stderr, (args, done.stderr)

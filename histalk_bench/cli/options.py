@@ -122,8 +122,8 @@ def check_inputs(*, run_dir=None, checkpoint=None, data=None, audio=None, templa
     if run_dir:
         if not Path(run_dir).is_dir():
             raise UserError("run folder not found", run_dir)
-        if not (Path(run_dir) / "best.pt").is_file():
-            raise UserError("run folder has no best.pt (train first, or give --checkpoint FILE)", run_dir)
+        if not any((Path(run_dir) / name).is_file() for name in ("best.pt", "last.pt")):
+            raise UserError("run folder has no best.pt or last.pt (train first, or give --checkpoint FILE)", run_dir)
     for path, what in ((checkpoint, "checkpoint"), (data, "cache"), (audio, "audio file"), (faces, "mesh file")):
         if path and not Path(path).is_file():
             raise UserError(f"{what} not found", path)

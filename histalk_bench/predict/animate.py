@@ -84,11 +84,11 @@ def animate(audio: str | os.PathLike, out: str | os.PathLike, options: AnimateOp
 
     data = options.data or (None if options.template else training_cache(options.run_dir))
     found = [f"cache {data} (recorded by the run)"] if data and not options.data else []
-    lip = None
+    mouth = None
     if options.plot:
-        from .lip_plot import lip_region
+        from .lip_plot import mouth_of
 
-        lip = lip_region(data)
+        mouth = mouth_of(data)
     prediction = animate_audio(options.model, audio, options.template, data=data, run_dir=options.run_dir,
                                checkpoint=options.checkpoint, condition=options.condition, device=options.device,
                                wav2vec2_model=options.wav2vec2_model, backbone=options.backbone,
@@ -117,5 +117,5 @@ def animate(audio: str | os.PathLike, out: str | os.PathLike, options: AnimateOp
     if options.plot:
         from .lip_plot import plot_new_audio_lips
 
-        result.written.append(plot_new_audio_lips(prediction, sound, lip, prediction.template, options.plot))
+        result.written.append(plot_new_audio_lips(prediction, sound, mouth, options.plot))
     return result

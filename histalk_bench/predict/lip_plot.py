@@ -1,4 +1,4 @@
-"""``animate --plot``: the lip opening of a new audio's animation over time, under the audio's
+"""``animate --plot``: the mouth opening of a new audio's animation over time, under the audio's
 loudness, so one sees whether the mouth opens when there is speech."""
 
 from __future__ import annotations
@@ -11,18 +11,20 @@ import numpy as np
 from ..common.errors import UserError
 
 
-def lip_region(data: str | None) -> np.ndarray:
-    """Lip vertex ids of the cache ``data`` (its 'lip' region); UserError when there are none."""
+def mouth_of(data: str | None):
+    """The metrics' mouth points of the cache ``data`` (histalk_bench.metrics.mouth); UserError
+    when there is no cache or it has no lip region."""
     if not data:
         raise UserError("--plot needs the lip region of a prepared cache: give --data CACHE.h5 "
                         "(or a run that recorded its cache)")
     from ..cache import Cache
+    from ..metrics.mouth import mouth_points
 
     with Cache(data) as cache:
-        lip = cache.regions().get("lip")
-    if lip is None or len(lip) < 4:
+        mouth = mouth_points(cache)
+    if mouth is None:
         raise UserError("the cache has no lip region (prepare it with --regions)", data)
-    return np.asarray(lip)
+    return mouth
 
 
 def loudness_db(audio_16k: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -34,17 +36,14 @@ def loudness_db(audio_16k: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarr
     return np.arange(n) / fps, 20 * np.log10(rms / (rms.max() + 1e-12) + 1e-6)
 
 
-def plot_new_audio_lips(prediction, audio_16k: np.ndarray, lip: np.ndarray, template: np.ndarray,
-                        out: str | os.PathLike) -> Path:
-    """Two rows: audio level (dB re. max) and lip opening (data units; mm for metre meshes) per condition."""
+def plot_new_audio_lips(prediction, audio_16k: np.ndarray, mouth, out: str | os.PathLike) -> Path:
+    """Two rows: audio level (dB re. max) and mouth opening (``mouth.opening``, the metrics'
+    definition; data units, mm for metre-sized meshes) per condition."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..evaluate.plots import lip_centre_ids, lip_opening
-
-    upper, lower = lip_centre_ids(template, lip)
     first = next(iter(prediction.vertices.values()))
     metres = float(np.ptp(first[0, :, 1])) < 1.0  # FLAME heads are ~0.3 m tall
     scale, unit = (1e3, "mm") if metres else (1.0, "data units")
@@ -54,15 +53,15 @@ def plot_new_audio_lips(prediction, audio_16k: np.ndarray, lip: np.ndarray, temp
     top.set_ylabel("audio (dB)", fontsize=9)
     for condition, vertices in prediction.vertices.items():
         label = prediction.model if condition is None else f"{prediction.model} [{condition}]"
-        bottom.plot(np.arange(len(vertices)) / prediction.fps, lip_opening(vertices, upper, lower) * scale, lw=1.3,
+        bottom.plot(np.arange(len(vertices)) / prediction.fps, mouth.opening(vertices) * scale, lw=1.3,
                     label=label)
-    bottom.set_ylabel(f"lip opening ({unit})", fontsize=9)
+    bottom.set_ylabel(f"mouth opening ({unit})", fontsize=9)
     bottom.set_xlabel("time (s)")
     for axis in (top, bottom):
         axis.spines[["top", "right"]].set_visible(False)
         axis.grid(alpha=0.3)
     bottom.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=min(3, len(prediction.vertices)))
-    top.set_title("Lip opening (upper to lower lip centre) of the animation, under the audio level", fontsize=10)
+    top.set_title(f"Mouth opening of the animation under the audio level ({mouth.source})", fontsize=10)
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
