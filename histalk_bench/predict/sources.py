@@ -32,16 +32,8 @@ class NpyPredictions:
         return (subject, sentence) in self.files
 
     def get(self, subject: str, sentence: str, n_vertices: int) -> dict[str | None, np.ndarray]:
-        out = {}
-        for condition, path in self.files[(subject, sentence)].items():
-            try:
-                array = np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as exc:
-                raise UserError(f"unreadable .npy file ({exc.__class__.__name__}: {exc})", path) from None
-            if array.ndim == 2 and array.shape[1] % 3 == 0:
-                array = array.reshape(array.shape[0], -1, 3)
-            out[condition] = _checked(array, n_vertices, str(path))
-        return out
+        return {condition: checked_vertices(load_npy_vertices(path), n_vertices, str(path))
+                for condition, path in self.files[(subject, sentence)].items()}
 
     def close(self) -> None:
         pass
@@ -65,14 +57,26 @@ class H5Predictions:
         return self.reader.has(subject, sentence)
 
     def get(self, subject: str, sentence: str, n_vertices: int) -> dict[str | None, np.ndarray]:
-        return {c: _checked(self.reader.vertices(subject, sentence, c), n_vertices, f"{self.path} [{subject}/{sentence}]")
+        return {c: checked_vertices(self.reader.vertices(subject, sentence, c), n_vertices, f"{self.path} [{subject}/{sentence}]")
                 for c in self.reader.conditions(subject, sentence)}
 
     def close(self) -> None:
         self.reader.close()
 
 
-def _checked(array: np.ndarray, n_vertices: int, source: str) -> np.ndarray:
+def load_npy_vertices(path: Path) -> np.ndarray:
+    """A .npy of (T, V*3) or (T, V, 3) vertices as (T, V, 3) (other shapes unchanged)."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"unreadable .npy file ({exc.__class__.__name__}: {exc})", path) from None
+    if array.ndim == 2 and array.shape[1] % 3 == 0:
+        array = array.reshape(array.shape[0], -1, 3)
+    return array
+
+
+def checked_vertices(array: np.ndarray, n_vertices: int, source: str) -> np.ndarray:
+    """``array`` when it is (T >= 1, n_vertices, 3) and finite, else a UserError naming ``source``."""
     if array.ndim != 3 or array.shape[1:] != (n_vertices, 3):
         raise UserError(f"wrong vertex count: prediction shaped {tuple(array.shape)}, expected (T, {n_vertices}, 3)", source)
     if array.shape[0] == 0:

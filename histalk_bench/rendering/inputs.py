@@ -80,19 +80,14 @@ def prediction_panels(path: Path, subject: str | None, sentence: str | None, con
 
 def npy_panel(path: Path) -> Panel:
     """A (T, V*3) or (T, V, 3) .npy as written by ``predict --audio --out X.npy``."""
+    from ..predict.sources import checked_vertices, load_npy_vertices
+
     if not path.exists():
         raise UserError("predictions not found", path)
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"unreadable .npy file ({exc.__class__.__name__}: {exc})", path) from None
-    if array.ndim == 2 and array.shape[1] % 3 == 0:
-        array = array.reshape(array.shape[0], -1, 3)
-    if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] == 0:
+    array = load_npy_vertices(path)
+    if array.ndim != 3:
         raise UserError(f"expected (T, V*3) or (T, V, 3) vertices, got shape {array.shape}", path)
-    if not np.all(np.isfinite(array)):
-        raise UserError("prediction contains NaN or infinite values", path)
-    return Panel(path.stem, array.astype(np.float32))
+    return Panel(path.stem, checked_vertices(array, array.shape[1], str(path)).astype(np.float32))
 
 
 def unique_labels(panels: list[Panel], paths: list[Path]) -> None:
