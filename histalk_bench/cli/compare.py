@@ -2,7 +2,7 @@
 
 import click
 
-from .options import OUTPUT_FOLDER, POSITIVE_FLOAT
+from .options import OUTPUT_FOLDER, POSITIVE_FLOAT, threads_option
 
 
 def _split_models(ctx, param, value):
@@ -22,9 +22,13 @@ def _split_models(ctx, param, value):
 @click.option("--run", "runs", multiple=True, help="NAME=RUN_DIR for trained models (default: runs/NAME if present).")
 @click.option("--force", is_flag=True, help="Re-run predictions even when stored ones exist.")
 @click.option("--lrp-threshold", type=POSITIVE_FLOAT, default=None)
-def compare(models, data, split, out, runs, force, lrp_threshold):
+@threads_option
+def compare(models, data, split, out, runs, force, lrp_threshold, threads):
     """Predict and evaluate several models; write leaderboard.csv, leaderboard.md and plots/."""
     from ..common.errors import UserError
+    from ..common.threads import configure_threads
+
+    configure_threads(threads)
     from ..evaluate.compare import run_compare
 
     run_dirs = {}
