@@ -31,12 +31,8 @@ import time
 import numpy as np
 import torch
 
-from histalk_bench.predict.backbone import (
-    chunked_hidden_states,
-    convs_as_linear,
-    quantize_int8,
-    truncate_encoder,
-)
+from histalk_bench.predict.backbone import (chunked_hidden_states, convs_as_linear, quantize_int8, quantize_linear,
+                                            truncate_encoder)
 
 
 def load_average() -> str:
