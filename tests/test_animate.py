@@ -178,3 +178,26 @@ def test_transcript_gives_aligned_units(run, vocaset_cache):
         from histalk_bench.predict.audio import unit_predictor
 
         unit_predictor(type("P", (), {"name": "faceformer"})(), [], [])
+
+
+@pytest.mark.slow
+def test_faceformer_run_animates_with_an_int8_encoder(run, vocaset_cache, tmp_path):
+    from histalk_bench.models.faceformer.api import train
+    from histalk_bench.predict.animate import AnimateOptions, animate
+
+    root, ref, _ = run
+    train(vocaset_cache, tmp_path / "ff", epochs=1, progress=False, teacher_forcing=True, audio_encoder="tiny")
+    results = {}
+    for backbone in ("auto", "int8"):
+        options = AnimateOptions(model="faceformer", run_dir=str(tmp_path / "ff"), data=str(vocaset_cache),
+                                 template=ref.subject, backbone=backbone, size=64, workers=1, progress=False,
+                                 condition="all", save_npy=str(tmp_path / f"{backbone}.h5"))
+        results[backbone] = animate(root / "speech.wav", tmp_path / f"{backbone}.mp4", options)
+    assert any(note == "wav2vec2 audio encoder fp32" for note in results["auto"].notes)
+    assert any(note == "wav2vec2 audio encoder int8" for note in results["int8"].notes)
+    exact, quantized = (results[b].prediction.vertices for b in ("auto", "int8"))
+    assert set(exact) == set(quantized) and len(exact) >= 2  # one prediction per training speaker
+    for condition in exact:
+        assert exact[condition].shape == quantized[condition].shape
+        assert not np.array_equal(exact[condition], quantized[condition])
+    assert results["int8"].render.labels == [f"faceformer [{c}]" for c in quantized]
