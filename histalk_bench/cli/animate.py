@@ -30,7 +30,7 @@ from .options import check_inputs, threads_option
 @click.option("--save-obj", default=None, type=click.Path(file_okay=False),
               help="Also write one .obj per frame into this folder (a mesh sequence for Blender).")
 @click.option("--plot", default=None, type=click.Path(dir_okay=False),
-              help="Also write a PNG of the lip opening over time under the audio level.")
+              help="Also write a PNG of the mouth opening over time under the audio level.")
 @click.option("--size", type=click.IntRange(64, 4096), default=512, show_default=True, help="Panel size in pixels.")
 @click.option("--backend", type=click.Choice(["auto", "pyrender", "numpy", "matplotlib"]), default="auto",
               show_default=True, help="Renderer.")
