@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..common.constants import SAMPLE_RATE
 from .audio import AudioPrediction, animate_audio, training_cache
 
 
@@ -98,7 +99,7 @@ def animate(audio: str | os.PathLike, out: str | os.PathLike, options: AnimateOp
     faces = check_faces(faces, first.shape[1], options.faces or options.template or data)
     panels = [Panel(_label(prediction.model, c), v) for c, v in prediction.vertices.items()]
     sound = read_audio_16k(audio)
-    loaded = Loaded(panels, faces, sound[: round(first.shape[0] / prediction.fps * 16000)], prediction.fps,
+    loaded = Loaded(panels, faces, sound[: round(first.shape[0] / prediction.fps * SAMPLE_RATE)], prediction.fps,
                     "audio", [faces_note])
     framing = frame_meshes([p.vertices for p in panels], margin=1.12)
     rendered = render_panels(loaded, out, size=options.size, backend=options.render_backend, workers=options.workers,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..common.constants import SAMPLE_RATE
 from ..common.errors import UserError
 
 RUN_CACHE_FILE = "cache.json"  # RUN_DIR/cache.json: the cache a run was trained on (for templates, faces)
@@ -150,7 +151,7 @@ def animate_audio(model_name: str, audio: str | os.PathLike, template_spec: str 
                      f"{len(alignment.phones)} phones, {alignment.source})")
     vertices = {c: predict(sound, template, c) for c in conditions}
     return AudioPrediction(model=predictor.name, vertices=vertices, template_name=name,
-                           fps=float(getattr(predictor.config, "fps", 30.0)), audio_seconds=len(sound) / 16000.0,
+                           fps=float(getattr(predictor.config, "fps", 30.0)), audio_seconds=len(sound) / SAMPLE_RATE,
                            compute_seconds=time.perf_counter() - started, notes=notes, template=template)
 
 
@@ -213,7 +214,7 @@ def unit_predictor(predictor, phones, words):
     def predict_audio(audio_16k: np.ndarray, template: np.ndarray, condition: str | None = None) -> np.ndarray:
         features, rate = predictor.extract(audio_16k)
         fps = predictor.config.fps
-        n_frames = max(1, round(len(audio_16k) / 16000 * fps))
+        n_frames = max(1, round(len(audio_16k) / SAMPLE_RATE * fps))
         item = {"audio": resample_features(features, rate, n_frames, fps), "key": "audio",
                 **hierarchy(n_frames, fps, phones, words, source="aligned")}
         speakers = speaker_choices(predictor)

@@ -18,6 +18,8 @@ import logging
 
 import numpy as np
 
+from ..common.constants import SAMPLE_RATE
+
 log = logging.getLogger(__name__)
 
 HOP = 320  # samples per wav2vec2 frame at 16 kHz
@@ -107,7 +109,7 @@ def n_frames(n_samples: int) -> int:
     return 0 if n_samples < RECEPTIVE else (n_samples - RECEPTIVE) // HOP + 1
 
 
-def chunk_windows(n_samples: int, window_s: float, context_s: float, rate: int = 16000) -> list[tuple[int, int, int, int]]:
+def chunk_windows(n_samples: int, window_s: float, context_s: float, rate: int = SAMPLE_RATE) -> list[tuple[int, int, int, int]]:
     """[(sample_start, sample_end, first_frame, last_frame)]: windows of ``window_s`` seconds of
     output frames with ``context_s`` seconds of extra audio on each side; frames [first, last)
     of the whole file are taken from each window."""

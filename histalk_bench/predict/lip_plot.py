@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..common.constants import SAMPLE_RATE
 from ..common.errors import UserError
 
 
@@ -29,7 +30,7 @@ def mouth_of(data: str | None):
 
 def loudness_db(audio_16k: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """(times (N,), RMS level in dB (N,)) per video frame of 16 kHz audio."""
-    hop = round(16000 / fps)
+    hop = round(SAMPLE_RATE / fps)
     n = max(1, len(audio_16k) // hop)
     frames = np.asarray(audio_16k[: n * hop], dtype=np.float64).reshape(n, hop)
     rms = np.sqrt((frames ** 2).mean(axis=1) + 1e-12)

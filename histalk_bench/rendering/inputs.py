@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..common.constants import SAMPLE_RATE
 from ..common.errors import UserError
 
 
@@ -107,7 +108,7 @@ def cut_to_shortest(panels: list[Panel], audio: np.ndarray | None, fps: float, w
         panel.vertices = panel.vertices[:n_frames]
     if audio is None:
         return None
-    n_samples = round(n_frames / fps * 16000)
+    n_samples = round(n_frames / fps * SAMPLE_RATE)
     return np.pad(audio[:n_samples], (0, max(0, n_samples - len(audio))))
 
 
