@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import check_inputs, threads_option
+from .options import DEVICE, OUTPUT_FILE, OUTPUT_FOLDER, POSITIVE_INT, check_inputs, threads_option
 
 
 @click.command("animate")
@@ -24,22 +24,22 @@ from .options import check_inputs, threads_option
 @click.option("--transcript", default=None,
               help="What is said: HiSTalk then takes its phone/word units from a pocketsphinx forced alignment "
                    "(default: statistical windows).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output video (.mp4).")
-@click.option("--save-npy", default=None, type=click.Path(dir_okay=False),
+@click.option("--out", required=True, type=OUTPUT_FILE, help="Output video (.mp4).")
+@click.option("--save-npy", default=None, type=OUTPUT_FILE,
               help="Also write the vertices: (T, V*3) .npy, or a predictions .h5 that 'render' reads.")
-@click.option("--save-obj", default=None, type=click.Path(file_okay=False),
+@click.option("--save-obj", default=None, type=OUTPUT_FOLDER,
               help="Also write one .obj per frame into this folder (a mesh sequence for Blender).")
-@click.option("--plot", default=None, type=click.Path(dir_okay=False),
+@click.option("--plot", default=None, type=OUTPUT_FILE,
               help="Also write a PNG of the mouth opening over time under the audio level.")
 @click.option("--size", type=click.IntRange(64, 4096), default=512, show_default=True, help="Panel size in pixels.")
 @click.option("--backend", type=click.Choice(["auto", "pyrender", "numpy", "matplotlib"]), default="auto",
               show_default=True, help="Renderer.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
+@click.option("--workers", type=POSITIVE_INT, default=None,
               help="Processes rendering frames (default: the CPUs available, at most 4).")
 @click.option("--backbone", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "int8", "int8-cnn"]),
               help="wav2vec2 backbone precision (auto = int8 Linear layers for HiSTalk; see docs/models.md).")
 @click.option("--wav2vec2-model", default=None, help="Local wav2vec2 folder (the weights the run was trained with).")
-@click.option("--device", default="auto", show_default=True)
+@click.option("--device", type=DEVICE, default="auto", show_default=True)
 @threads_option
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def animate(audio, run_dir, model, checkpoint, template, data, faces, condition, transcript, out, save_npy, save_obj, plot, size,
