@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..common.atomic import atomic_path
 from ..common.constants import SAMPLE_RATE
 from .audio import AudioPrediction, animate_audio, training_cache
 
@@ -67,7 +68,8 @@ def save_obj_sequence(vertices: np.ndarray, faces: np.ndarray | None, folder: st
     for t, frame in enumerate(vertices):
         path = folder / f"{stem}_{t:05d}.obj"
         body = "".join(f"v {x:.6f} {y:.6f} {z:.6f}\n" for x, y, z in frame)
-        path.write_text(f"# histalk-bench animate, frame {t}\n{body}{face_lines}")
+        with atomic_path(path) as temporary:
+            temporary.write_text(f"# histalk-bench animate, frame {t}\n{body}{face_lines}")
         paths.append(path)
     return paths
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..common.atomic import atomic_path
 from ..common.constants import SAMPLE_RATE
 from ..common.errors import UserError
 
@@ -42,7 +43,8 @@ class AudioPrediction:
 
 def record_training_cache(run_dir: str | os.PathLike, cache_path: str | os.PathLike) -> None:
     """Write RUN_DIR/cache.json naming the cache a run was trained on (``animate`` reads it)."""
-    Path(run_dir, RUN_CACHE_FILE).write_text(json.dumps({"cache": str(Path(cache_path).resolve())}))
+    with atomic_path(Path(run_dir, RUN_CACHE_FILE)) as temporary:
+        temporary.write_text(json.dumps({"cache": str(Path(cache_path).resolve())}))
 
 
 def training_cache(run_dir: str | os.PathLike | None) -> str | None:
@@ -163,8 +165,8 @@ def write_prediction(result: AudioPrediction, audio: str | os.PathLike, out: str
         written = []
         for condition, vertices in result.vertices.items():
             target = out if len(result.vertices) == 1 else out.with_name(f"{out.stem}_condition_{condition}.npy")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            np.save(target, vertices.reshape(vertices.shape[0], -1))
+            with atomic_path(target) as temporary, open(temporary, "wb") as handle:
+                np.save(handle, vertices.reshape(vertices.shape[0], -1))
             written.append(target)
         return written
     if out.suffix not in (".h5", ".hdf5"):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..common.atomic import atomic_path
 from ..common.constants import SAMPLE_RATE
 from ..common.errors import UserError
 
@@ -65,7 +66,7 @@ def plot_new_audio_lips(prediction, audio_16k: np.ndarray, mouth, out: str | os.
     top.set_title(f"Mouth opening of the animation under the audio level ({mouth.source})", fontsize=10)
     fig.tight_layout()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    with atomic_path(out) as temporary:
+        fig.savefig(temporary, dpi=110, format=out.suffix.lstrip("."))
     plt.close(fig)
     return out
