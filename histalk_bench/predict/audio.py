@@ -42,7 +42,10 @@ class AudioPrediction:
 
 
 def record_training_cache(run_dir: str | os.PathLike, cache_path: str | os.PathLike) -> None:
-    """Write RUN_DIR/cache.json naming the cache a run was trained on (``animate`` reads it)."""
+    """Write RUN_DIR/cache.json naming the cache a run was trained on (``animate`` reads it);
+    under torchrun only rank 0 writes it."""
+    if os.environ.get("RANK", "0") not in ("", "0"):
+        return
     with atomic_path(Path(run_dir, RUN_CACHE_FILE)) as temporary:
         temporary.write_text(json.dumps({"cache": str(Path(cache_path).resolve())}))
 
