@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..common.errors import UserError
 from .face import FaceRig, activations, animate, build_face
+from .levels import Knobs, Style, draw_style, knobs_record, level_curves, plan_effects, resolve_knobs
 from .sentences import SENTENCES
 from .speech import Utterance, Voice, synthesise_many
 
@@ -36,6 +37,7 @@ class _Take:
     text: str
     utterance: Utterance
     vertices: np.ndarray  # (T, V, 3) at the layout's fps
+    truth: dict  # the level effects applied (levels.plan_effects)
 
 
 def vocaset_sentences(n: int) -> list[int]:
@@ -61,27 +63,38 @@ def _text(subject_index: int, sentence_number: int) -> str:
     return SENTENCES[(sentence_number - 1 + 7 * subject_index) % len(SENTENCES)]
 
 
-def _takes(layout: str, subjects: list[str], numbers: list[int], seed: int):
+def _styled_voice(voice: Voice, style: Style) -> Voice:
+    """The subject's voice speaking in a sentence's style: louder with energy, wider pitch with expressivity."""
+    return replace(voice, volume=int(round(100 * style.energy)),
+                   pitch_range=int(np.clip(round(voice.pitch_range * style.expressivity), 0, 100)))
+
+
+def _takes(layout: str, subjects: list[str], numbers: list[int], seed: int, knobs: Knobs):
     fps = LAYOUTS[layout]
     plan = []
     for s_index, subject in enumerate(subjects):
         rng = np.random.default_rng([seed, s_index])
         voice = _voice(s_index, rng)
-        style = (float(rng.uniform(0.75, 1.25)), float(rng.uniform(0.6, 1.4)))
+        subject_style = (float(rng.uniform(0.75, 1.25)), float(rng.uniform(0.6, 1.4)))
         for number in numbers:
             sentence = f"sentence{number:02d}" if layout == "vocaset" else f"e{number:02d}"
             # VOCASET subjects read different sentences; BIWI subjects all read the same 40
             text = _text(s_index if layout == "vocaset" else 0, number)
-            plan.append((s_index, subject, sentence, text, voice, style, rng))
-    utterances = synthesise_many([(text, voice) for _, _, _, text, voice, _, _ in plan])
+            style = draw_style(rng, text)
+            plan.append((subject, sentence, text, _styled_voice(voice, style), subject_style, style, rng))
+    utterances = synthesise_many([(text, voice) for _, _, text, voice, _, _, _ in plan])
     rigs = {subject: build_face(shape_seed=seed * 1000 + s_index) for s_index, subject in enumerate(subjects)}
     takes: list[_Take] = []
-    for (s_index, subject, sentence, text, voice, (amplitude, brow_gain), rng), utterance in zip(plan, utterances):
+    for (subject, sentence, text, _, (amplitude, brow_gain), style, rng), utterance in zip(plan, utterances):
         duration = len(utterance.audio) / utterance.sample_rate
         blink_times = np.sort(rng.uniform(0, duration, size=int(rng.integers(0, 3))))
-        acts = activations(utterance.phones, utterance.stressed, duration, fps, amplitude=amplitude,
-                           brow_gain=brow_gain, blink_times=blink_times)
-        takes.append(_Take(subject, sentence, text, utterance, animate(rigs[subject], acts)))
+        truth = plan_effects(utterance, style, knobs)
+        acts = activations(utterance.phones, duration, fps, amplitude=amplitude,
+                           brow_gain=brow_gain * truth["brow_scale"], blink_times=blink_times,
+                           levels=lambda times, t=truth, u=utterance: level_curves(t, u, times))
+        truth.update(subject_amplitude=amplitude, subject_brow_gain=brow_gain,
+                     blink_times=[round(float(t), 6) for t in blink_times])
+        takes.append(_Take(subject, sentence, text, utterance, animate(rigs[subject], acts), truth))
     return rigs, takes
 
 
@@ -97,7 +110,7 @@ def _write_textgrid(path: Path, utterance: Utterance) -> None:
     grid.save(str(path), format="long_textgrid", includeBlankSpaces=True)
 
 
-def _write_common(out: Path, layout: str, rig: FaceRig, takes: list[_Take], seed: int) -> None:
+def _write_common(out: Path, layout: str, rig: FaceRig, takes: list[_Take], seed: int, knobs: Knobs) -> None:
     for take in takes:
         _write_textgrid(out / "textgrids" / take.subject / f"{take.sentence}.TextGrid", take.utterance)
     (out / "regions").mkdir(exist_ok=True)
@@ -107,7 +120,11 @@ def _write_common(out: Path, layout: str, rig: FaceRig, takes: list[_Take], seed
     info = {"synthetic": True, "layout": layout, "n_vertices": int(rig.template.shape[0]), "fps": LAYOUTS[layout],
             "seed": seed, "units": "metres", "faces_file": "faces.npy",
             "landmark_vertex_ids": rig.landmark_ids.tolist(),
-            "regions": {"lip": "regions/lve.txt", "upper_face": "regions/fdd.txt"}}
+            "regions": {"lip": "regions/lve.txt", "upper_face": "regions/fdd.txt"},
+            "levels": knobs_record(knobs)}
+    truth = {"units": "activations of the motion fields (brow 1 = 4 mm at the brow centre); times in seconds",
+             "sequences": {f"{t.subject}/{t.sentence}": {"text": t.text, **t.truth} for t in takes}}
+    (out / "synth_truth.json").write_text(json.dumps(truth, indent=1))
     (out / "synth_info.json").write_text(json.dumps(info, indent=1))
 
 
@@ -161,8 +178,13 @@ def _write_biwi(out: Path, rigs: dict[str, FaceRig], takes: list[_Take], subject
 
 
 def write_synthetic_corpus(out: str | Path, layout: str = "vocaset", n_subjects: int = 4,
-                           n_sentences: int = 6, seed: int = 0) -> Path:
-    """Write the corpus into ``out`` (created); deterministic for a given seed. Returns ``out``."""
+                           n_sentences: int = 6, seed: int = 0, hierarchy: str | None = None,
+                           word_effects: float | None = None, utterance_effects: float | None = None) -> Path:
+    """Write the corpus into ``out`` (created); deterministic for a given seed. Returns ``out``.
+
+    ``hierarchy`` (phone, word, full; default full) presets the word and utterance effect
+    strengths; ``word_effects`` / ``utterance_effects`` in [0, 1] override it (see ``levels``)."""
+    knobs = resolve_knobs(hierarchy, word_effects, utterance_effects)
     if layout not in LAYOUTS:
         raise UserError(f"unknown layout '{layout}' (choose vocaset or biwi)")
     order = VOCASET_SUBJECT_ORDER if layout == "vocaset" else BIWI_SUBJECT_ORDER
@@ -174,10 +196,10 @@ def write_synthetic_corpus(out: str | Path, layout: str = "vocaset", n_subjects:
     out.mkdir(parents=True, exist_ok=True)
     subjects = order[:n_subjects]
     numbers = vocaset_sentences(n_sentences) if layout == "vocaset" else biwi_sentences(n_sentences)
-    rigs, takes = _takes(layout, subjects, numbers, seed)
+    rigs, takes = _takes(layout, subjects, numbers, seed, knobs)
     if layout == "vocaset":
         _write_vocaset(out, rigs, takes, subjects)
     else:
         _write_biwi(out, rigs, takes, subjects)
-    _write_common(out, layout, rigs[subjects[0]], takes, seed)
+    _write_common(out, layout, rigs[subjects[0]], takes, seed, knobs)
     return out

@@ -4,7 +4,8 @@ The face is the front half of an ellipsoid sampled on a (longitude, latitude) gr
 nose bump and a mouth slit (no triangles between the lip rows inside the mouth).  Motion is a
 sum of fixed displacement fields (jaw opening, lip closure, rounding, spreading, brow raise,
 blink) driven by per-phone viseme targets smoothed over time (coarticulation), so the lips
-are a learnable function of the phones heard in the audio.
+are a learnable function of the phones heard in the audio; word- and utterance-level effects
+(``levels.py``) modulate these activations.
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ def build_face(shape_seed: int) -> FaceRig:
         # spreading: corners move outwards and slightly up
         "spread": np.stack([0.006 * np.sign(flat_lon) * bump(0, MOUTH_ROW_LAT, 0.5, 0.12) * np.abs(np.sin(flat_lon / MOUTH_HALF_WIDTH * 1.5)),
                             0.001 * mouth, zeros], -1),
-        # brow raise (upper face)
-        "brow": np.stack([zeros, 0.004 * (bump(0.35, 0.62, 0.25, 0.12) + bump(-0.35, 0.62, 0.25, 0.12) + 0.4 * bump(0, 0.85, 0.6, 0.2)), zeros], -1),
+        # brow raise (upper face): the brows and, less, the whole forehead skin (frontalis)
+        "brow": np.stack([zeros, 0.004 * (bump(0.35, 0.62, 0.3, 0.14) + bump(-0.35, 0.62, 0.3, 0.14) + 0.7 * bump(0, 0.85, 0.9, 0.3)), zeros], -1),
         # blink: upper eyelids move down
         "blink": np.stack([zeros, -0.005 * (bump(0.33, 0.38, 0.16, 0.06) + bump(-0.33, 0.38, 0.16, 0.06)), -0.001 * (bump(0.33, 0.38, 0.16, 0.06) + bump(-0.33, 0.38, 0.16, 0.06))], -1),
     }
@@ -161,33 +162,39 @@ def _smooth(signal: np.ndarray, rate: float, sigma_s: float) -> np.ndarray:
     return np.stack([np.convolve(padded[:, k], kernel, mode="valid") for k in range(signal.shape[1])], axis=1)
 
 
-def activations(phones, stressed, duration_s: float, fps: float, *, amplitude: float, brow_gain: float,
-                blink_times: np.ndarray) -> dict[str, np.ndarray]:
+BROW_COACT = 0.4  # phone-level brow co-activation per unit of (slowly smoothed) jaw target
+
+
+def activations(phones, duration_s: float, fps: float, *, amplitude: float, brow_gain: float,
+                blink_times: np.ndarray, levels=None) -> dict[str, np.ndarray]:
     """Per-frame activations (T,) of every motion field, T = round(duration_s * fps).
 
     Targets are held over each phone on a 1 kHz grid, smoothed with a 25 ms Gaussian
-    (coarticulation), then sampled at the frame times ``k / fps``.
+    (coarticulation), then sampled at the frame times ``k / fps``.  ``levels(times)`` (see
+    ``levels.level_curves``) returns per-phone jaw/spread gains, a mouth gain curve and an added
+    brow curve; ``brow_gain`` scales all speech-related brow motion (not the blinks).
     """
     rate = 1000.0
     n_fine = int(np.ceil(duration_s * rate)) + 1
+    fine_times = np.arange(n_fine) / rate
+    phone_gain, mouth_gain, brow_extra = levels(fine_times) if levels else (np.ones(len(phones)), 1.0, 0.0)
     targets = np.zeros((n_fine, 4))
-    brow = np.zeros(n_fine)
-    for (start, end, label), stress in zip(phones, stressed):
+    gains = np.ones((n_fine, 4))
+    for (start, end, label), gain in zip(phones, phone_gain):
         a, b = int(start * rate), max(int(start * rate) + 1, int(end * rate))
         targets[a:b] = viseme_target(label)
-        if stress:
-            brow[a:b] = 1.0
-    targets = _smooth(targets, rate, 0.025)
-    brow = _smooth(brow[:, None], rate, 0.12)[:, 0]
+        gains[a:b, [0, 3]] = gain  # jaw and spread
+    brow = BROW_COACT * _smooth(targets[:, :1], rate, 0.12)[:, 0]
+    targets = _smooth(targets * gains, rate, 0.025) * np.reshape(mouth_gain, (-1, 1)) * amplitude
+    brow = (brow + brow_extra) * brow_gain
     n_frames = int(round(duration_s * fps))
     index = np.clip(np.round(np.arange(n_frames) / fps * rate).astype(int), 0, n_fine - 1)
     frame_times = np.arange(n_frames) / fps
     blink = np.zeros(n_frames)
     for t0 in blink_times:
         blink = np.maximum(blink, np.clip(1 - np.abs(frame_times - t0) / 0.08, 0, 1))
-    jaw, closure, rounding, spread = (targets[index, k] * amplitude for k in range(4))
-    return {"jaw": jaw, "closure": closure, "round": rounding, "spread": spread,
-            "brow": brow[index] * brow_gain, "blink": blink}
+    jaw, closure, rounding, spread = (targets[index, k] for k in range(4))
+    return {"jaw": jaw, "closure": closure, "round": rounding, "spread": spread, "brow": brow[index], "blink": blink}
 
 
 def animate(rig: FaceRig, acts: dict[str, np.ndarray]) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Forty short English sentences for the synthetic corpus (written for this project)."""
+"""Forty short English sentences for the synthetic corpus (written for this project); eight are
+questions, which espeak-ng speaks with a question intonation."""
 
 SENTENCES = [
     "Please bring the map to Bob.",
@@ -9,7 +10,7 @@ SENTENCES = [
     "A small bird sang above the old barn.",
     "Will you meet me by the river at noon?",
     "The puppy chewed a piece of paper.",
-    "Tom opened a box full of maps.",
+    "Did Tom open a box full of maps?",
     "She wore a bright yellow coat in the rain.",
     "Every morning we walk along the beach.",
     "The big ship moved slowly out to sea.",
@@ -19,11 +20,11 @@ SENTENCES = [
     "The clock on the wall stopped at nine.",
     "Bob and Pam planted a row of beans.",
     "Who wants a cup of hot cocoa?",
-    "The farmer fed the cows before dawn.",
+    "Did the farmer feed the cows before dawn?",
     "Many people waved from the moving bus.",
     "I bought a map of the whole island.",
     "The movie made everybody laugh out loud.",
-    "Please pass me the pepper and the bread.",
+    "Can you pass me the pepper and the bread?",
     "A cold wind blew across the open field.",
     "The boy threw the ball over the fence.",
     "We often swim in the pool after work.",
@@ -36,9 +37,9 @@ SENTENCES = [
     "He painted the room a pale shade of blue.",
     "We watched the moon rise behind the hills.",
     "The baby smiled when she saw the puppet.",
-    "Apples and plums grow in our garden.",
+    "Do apples and plums grow in our garden?",
     "My brother plays the violin beautifully.",
     "Pick up the phone when it rings.",
-    "The whole town came to see the show.",
-    "Maybe we will go to the movies tomorrow.",
+    "Is the whole town coming to see the show?",
+    "Shall we go to the movies tomorrow?",
 ]

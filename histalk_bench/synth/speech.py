@@ -17,7 +17,7 @@ _EVENT_WORD = 1
 _EVENT_PHONEME = 7
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_PHONEME_EVENTS = 0x0001
-_PARAM_RATE, _PARAM_PITCH, _PARAM_RANGE = 1, 3, 4
+_PARAM_RATE, _PARAM_VOLUME, _PARAM_PITCH, _PARAM_RANGE = 1, 2, 3, 4
 _SILENCES = {"_", "_:", "_!", "_|", "||", ""}
 
 
@@ -45,12 +45,13 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
 
 @dataclass(frozen=True)
 class Voice:
-    """A synthetic speaker: espeak voice name, rate (words/min), pitch and pitch range (0-100)."""
+    """A synthetic speaker: espeak voice name, rate (words/min), pitch and pitch range (0-100), volume (0-200)."""
 
     name: str = "en-us"
     rate: int = 165
     pitch: int = 50
     pitch_range: int = 50
+    volume: int = 100
 
 
 @dataclass
@@ -110,6 +111,7 @@ class _Espeak:
             self.lib.espeak_SetParameter(_PARAM_RATE, int(voice.rate), 0)
             self.lib.espeak_SetParameter(_PARAM_PITCH, int(voice.pitch), 0)
             self.lib.espeak_SetParameter(_PARAM_RANGE, int(voice.pitch_range), 0)
+            self.lib.espeak_SetParameter(_PARAM_VOLUME, int(voice.volume), 0)
             encoded = text.encode("utf-8")
             self.lib.espeak_Synth(encoded, len(encoded) + 1, 0, 1, 0, 0, None, None)
             self.lib.espeak_Synchronize()
