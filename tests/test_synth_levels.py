@@ -146,3 +146,14 @@ def test_upper_face_motion_is_in_the_documented_range(corpora):
         motion, _, _ = _motion(corpora[preset])
         ratios = [_region_std(m, RIG.upper_face_ids) / _region_std(m, RIG.lip_ids) for m in motion.values()]
         assert low < np.mean(ratios) < high, (preset, np.mean(ratios))
+
+
+def test_biwi_layout_records_the_truth_of_every_sequence(biwi_corpus):
+    truth = json.loads((biwi_corpus / "synth_truth.json").read_text())["sequences"]
+    files = sorted(p.stem for p in (biwi_corpus / "vertices_npy").glob("*.npy"))
+    assert sorted(key.replace("/", "_") for key in truth) == files
+    for key, seq in truth.items():
+        grid = textgrid.openTextgrid(str(biwi_corpus / "textgrids" / f"{key}.TextGrid"), False)
+        assert [(w["start"], w["end"], w["word"]) for w in seq["words"]] == [
+            (round(e.start, 6), round(e.end, 6), e.label) for e in grid.getTier("words").entries]
+        assert seq["style"]["question"] == seq["text"].endswith("?")
