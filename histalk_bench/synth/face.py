@@ -171,8 +171,9 @@ def activations(phones, duration_s: float, fps: float, *, amplitude: float, brow
 
     Targets are held over each phone on a 1 kHz grid, smoothed with a 25 ms Gaussian
     (coarticulation), then sampled at the frame times ``k / fps``.  ``levels(times)`` (see
-    ``levels.level_curves``) returns per-phone jaw/spread gains, a mouth gain curve and an added
-    brow curve; ``brow_gain`` scales all speech-related brow motion (not the blinks).
+    ``levels.level_curves``) returns per-phone jaw/spread gains, a gain curve of the opening
+    gestures (jaw, rounding, spreading; not the lip closure) and an added brow curve;
+    ``brow_gain`` scales all speech-related brow motion (not the blinks).
     """
     rate = 1000.0
     n_fine = int(np.ceil(duration_s * rate)) + 1
@@ -185,7 +186,8 @@ def activations(phones, duration_s: float, fps: float, *, amplitude: float, brow
         targets[a:b] = viseme_target(label)
         gains[a:b, [0, 3]] = gain  # jaw and spread
     brow = BROW_COACT * _smooth(targets[:, :1], rate, 0.12)[:, 0]
-    targets = _smooth(targets * gains, rate, 0.025) * np.reshape(mouth_gain, (-1, 1)) * amplitude
+    targets = _smooth(targets * gains, rate, 0.025) * amplitude
+    targets[:, [0, 2, 3]] *= np.reshape(mouth_gain, (-1, 1))  # a lip closure is complete whatever the style
     brow = (brow + brow_extra) * brow_gain
     n_frames = int(round(duration_s * fps))
     index = np.clip(np.round(np.arange(n_frames) / fps * rate).astype(int), 0, n_fine - 1)

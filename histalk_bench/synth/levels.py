@@ -6,10 +6,10 @@ brow co-activation that follows the jaw, random blinks.  On top of it, with stre
 
 - word: primary-stressed vowels open the jaw and spread the lips ``1 + STRESS_GAIN * w`` times
   more; every content word raises the brows (``ACCENT_BROW * w``, a Gaussian centred on its
-  stressed vowel); the mouth relaxes towards rest at every word boundary (depth
+  stressed vowel); the mouth (jaw, rounding, spreading) relaxes towards rest at every word boundary (depth
   ``RELAX_DEPTH * w``, ``RELAX_PAUSE_DEPTH * w`` where the words are separated by a pause);
 - utterance: a speaking style drawn per sentence, energy ``e`` and expressivity ``x``, scales the
-  mouth by ``1 + u (e - 1)`` and the speech-related brow motion by ``1 + u (x - 1)``; the brows
+  mouth (jaw, rounding, spreading) by ``1 + u (e - 1)`` and the speech-related brow motion by ``1 + u (x - 1)``; the brows
   move during the final word: up for questions, down for statements (``FINAL_BROW * u``).
 
 The style is always drawn and always audible (espeak volume ``100 e``, pitch range scaled by
@@ -121,7 +121,8 @@ def plan_effects(utterance, style: Style, knobs: Knobs) -> dict:
 
 
 def level_curves(plan: dict, utterance, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """At ``times`` (N,) seconds: per-phone target gains (P,), mouth gain (N,), added brow (N,).
+    """At ``times`` (N,) seconds: per-phone jaw/spread gains (P,), gain of the opening gestures (N,),
+    added brow (N,).
 
     Brow units are those of the brow field; the utterance's brow scale is not applied here."""
     phone_gain = np.where(np.asarray(utterance.stressed, bool), plan["stress_gain"], 1.0)
