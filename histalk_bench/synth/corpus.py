@@ -89,9 +89,9 @@ def _takes(layout: str, subjects: list[str], numbers: list[int], seed: int, knob
         duration = len(utterance.audio) / utterance.sample_rate
         blink_times = np.sort(rng.uniform(0, duration, size=int(rng.integers(0, 3))))
         truth = plan_effects(utterance, style, knobs)
-        acts = activations(utterance.phones, duration, fps, amplitude=amplitude,
+        acts = activations(utterance.phones, utterance.stressed, duration, fps, amplitude=amplitude,
                            brow_gain=brow_gain * truth["brow_scale"], blink_times=blink_times,
-                           levels=lambda times, t=truth, u=utterance: level_curves(t, u, times))
+                           levels=lambda times, t=truth: level_curves(t, times))
         truth.update(subject_amplitude=amplitude, subject_brow_gain=brow_gain,
                      blink_times=[round(float(t), 6) for t in blink_times])
         takes.append(_Take(subject, sentence, text, utterance, animate(rigs[subject], acts), truth))

@@ -165,20 +165,22 @@ def _smooth(signal: np.ndarray, rate: float, sigma_s: float) -> np.ndarray:
 BROW_COACT = 0.4  # phone-level brow co-activation per unit of (slowly smoothed) jaw target
 
 
-def activations(phones, duration_s: float, fps: float, *, amplitude: float, brow_gain: float,
+def activations(phones, stressed, duration_s: float, fps: float, *, amplitude: float, brow_gain: float,
                 blink_times: np.ndarray, levels=None) -> dict[str, np.ndarray]:
     """Per-frame activations (T,) of every motion field, T = round(duration_s * fps).
 
     Targets are held over each phone on a 1 kHz grid, smoothed with a 25 ms Gaussian
     (coarticulation), then sampled at the frame times ``k / fps``.  ``levels(times)`` (see
-    ``levels.level_curves``) returns per-phone jaw/spread gains, a gain curve of the opening
+    ``levels.level_curves``) returns the jaw/spread gain of the ``stressed`` phones (one bool per
+    phone; 1 without ``levels``), a gain curve of the opening
     gestures (jaw, rounding, spreading; not the lip closure) and an added brow curve;
     ``brow_gain`` scales all speech-related brow motion (not the blinks).
     """
     rate = 1000.0
     n_fine = int(np.ceil(duration_s * rate)) + 1
     fine_times = np.arange(n_fine) / rate
-    phone_gain, mouth_gain, brow_extra = levels(fine_times) if levels else (np.ones(len(phones)), 1.0, 0.0)
+    stress_gain, mouth_gain, brow_extra = levels(fine_times) if levels else (1.0, 1.0, 0.0)
+    phone_gain = np.where(np.asarray(stressed, bool), stress_gain, 1.0)
     targets = np.zeros((n_fine, 4))
     gains = np.ones((n_fine, 4))
     for (start, end, label), gain in zip(phones, phone_gain):

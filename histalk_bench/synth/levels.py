@@ -120,12 +120,11 @@ def plan_effects(utterance, style: Style, knobs: Knobs) -> dict:
     }
 
 
-def level_curves(plan: dict, utterance, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """At ``times`` (N,) seconds: per-phone jaw/spread gains (P,), gain of the opening gestures (N,),
+def level_curves(plan: dict, times: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """At ``times`` (N,) seconds: jaw/spread gain of stressed vowels, gain of the opening gestures (N,),
     added brow (N,).
 
     Brow units are those of the brow field; the utterance's brow scale is not applied here."""
-    phone_gain = np.where(np.asarray(utterance.stressed, bool), plan["stress_gain"], 1.0)
     mouth = np.ones_like(times)
     brow = np.zeros_like(times)
     words = plan["words"]
@@ -139,7 +138,7 @@ def level_curves(plan: dict, utterance, times: np.ndarray) -> tuple[np.ndarray, 
         start, end = words[-1]["start"], words[-1]["end"]
         ramp = np.clip((times - start) / max(end - start, 1e-3), 0.0, 1.0)
         brow += plan["final_brow"] * ramp * ramp * (3 - 2 * ramp)  # smoothstep, held after the word
-    return phone_gain, mouth * plan["mouth_scale"], brow
+    return plan["stress_gain"], mouth * plan["mouth_scale"], brow
 
 
 def knobs_record(knobs: Knobs) -> dict:
