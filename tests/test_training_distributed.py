@@ -20,7 +20,7 @@ def test_torchrun_two_processes(vocaset_cache, tmp_path):
     run = tmp_path / "run"
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
                              "127.0.0.1", "--master_port", str(_free_port()), "-m", "histalk_bench.cli.main", "train",
-                             "histalk", "--data", str(vocaset_cache), "--out", str(run), "--epochs", "2", "--quiet",
+                             "histalk", "--data", str(vocaset_cache), "--out", str(run), "--epochs", "2", "--quiet", "--features", "mel",
                              "--set", "d_model=16"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]

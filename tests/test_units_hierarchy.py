@@ -56,20 +56,28 @@ def test_hierarchy_is_nested_for_any_length(n_frames, source):
 
 def test_aligned_words_group_into_utterance_chunks_of_about_a_second():
     words = [(0.3 * i, 0.3 * i + 0.25, f"w{i}") for i in range(20)]  # 20 words with pauses, 6 s
-    units = hierarchy(180, 30.0, None, words, "aligned")
+    phones = [(0.3 * i, 0.3 * i + 0.25, "p") for i in range(20)]
+    units = hierarchy(180, 30.0, phones, words, "aligned")
     lengths = np.bincount(units["utterance"])
     assert (lengths[:-1] >= 32).all() and (lengths[:-1] <= 32 + 9).all()  # closed at the first word past 32 frames
     assert units["word"].max() + 1 == 40  # 20 words + 20 pauses (the first starts at 0)
     assert group_units(np.array([0, 0, 1, 2, 2, 2, 3]), 3).tolist() == [0, 0, 0, 1, 1, 1, 2]
 
 
-def test_missing_tier_falls_back_to_statistical_units():
-    aligned = hierarchy(30, 30.0, None, None, "aligned")
-    statistical = hierarchy(30, 30.0, source="statistical")
-    for level in aligned:
-        assert aligned[level].tolist() == statistical[level].tolist()
+def test_aligned_units_without_tiers_fail_instead_of_falling_back():
+    from histalk_bench.common.errors import UserError
+    from histalk_bench.align.units import resolve_units
+
+    words = [(0.0, 0.5, "w")]
+    for phones, tier_words in ((None, None), (None, words), (words, None)):
+        with pytest.raises(ValueError, match="both a phones and a words tier"):
+            hierarchy(30, 30.0, phones, tier_words, "aligned")
     with pytest.raises(ValueError):
         hierarchy(3, 30.0, source="syllables")
+    assert resolve_units("auto", True) == "aligned" and resolve_units("auto", False) == "statistical"
+    assert resolve_units("statistical", True) == "statistical"
+    with pytest.raises(UserError, match="c.h5.*prepare --aligner"):
+        resolve_units("aligned", False, "c.h5")
 
 
 def test_units_from_a_prepared_cache(vocaset_cache):

@@ -1,13 +1,13 @@
 """Hierarchical units per mesh frame: which phone, word and utterance chunk each frame is in.
 
-Two sources:
+Two sources (``auto`` chooses between them per corpus, see :func:`resolve_units`):
 - ``aligned``: the cache's forced-aligned ``phones``/``words`` tiers.  The timeline is fully
   segmented: every interval is a unit, and every gap between intervals (silence) is a unit too.
   Utterance chunks group whole words into spans of at least ~1000 ms.
-- ``statistical``: SpeechFormer++'s fixed merge scales (FIELD.md section 3) at the mesh frame
+- ``statistical``: SpeechFormer++'s fixed merge scales (FIELD.md section 3) at the given frame
   rate: phone-sized units of ~50 ms, word-sized units of ~250 ms made of whole phone units,
-  utterance chunks of ~1000 ms made of whole word units (at 30 fps: 2, 8 and 32 frames; at
-  25 fps: 1, 6 and 24 frames).  SpeechFormer++'s attention windows (400 ms among phones,
+  utterance chunks of ~1000 ms made of whole word units (at the 50 Hz acoustic rate HiSTalk
+  uses: 2, 12 and 48 frames, SpeechFormer++'s merges x2, x6, x4; at 30 fps: 2, 8 and 32).  SpeechFormer++'s attention windows (400 ms among phones,
   2000 ms among words, global among utterance chunks) are the model's ``phone_window`` and
   ``word_window`` (units each side), see models/histalk/config.py.
 
@@ -87,23 +87,41 @@ def group_units(units: np.ndarray, min_frames: int) -> np.ndarray:
     return group_of_unit[units]
 
 
-def hierarchy(n_frames: int, fps: float, phones=None, words=None, source: str = "aligned") -> dict[str, np.ndarray]:
-    """{'phone': (T,), 'word': (T,), 'utterance': (T,)} nested unit indices.
+def resolve_units(requested: str, all_have_tiers: bool, where: str = "") -> str:
+    """'aligned' or 'statistical' for a corpus: ``auto`` takes tiers only when every sequence has
+    them; ``aligned`` without tiers everywhere is a UserError naming ``where`` and the fix."""
+    from ..common.errors import UserError
 
-    ``source='aligned'`` uses the tiers when present (falling back to statistical units for a
-    missing tier); ``'statistical'`` ignores them.
+    if requested not in ("aligned", "statistical", "auto"):
+        raise UserError(f"units must be aligned, statistical or auto, got '{requested}'")
+    if requested == "auto":
+        return "aligned" if all_have_tiers else "statistical"
+    if requested == "aligned" and not all_have_tiers:
+        raise UserError("units=aligned needs phone and word tiers on every sequence; re-run "
+                        "'histalk-bench prepare --aligner pocketsphinx|mfa|oracle ...' or choose --units statistical",
+                        where or None)
+    return requested
+
+
+def hierarchy(n_frames: int, fps: float, phones=None, words=None, source: str = "aligned") -> dict[str, np.ndarray]:
+    """{'phone': (T,), 'word': (T,), 'utterance': (T,)} nested unit indices at ``fps``.
+
+    ``source='aligned'`` needs both tiers (ValueError otherwise: never a silent fallback);
+    ``'statistical'`` ignores them.
     """
     if source not in ("aligned", "statistical"):
         raise ValueError("source must be 'aligned' or 'statistical'")
+    use_tiers = source == "aligned"
+    if use_tiers and (not phones or not words):
+        raise ValueError("aligned units need both a phones and a words tier")
     sizes = statistical_sizes(fps)
     frames = np.arange(max(0, n_frames))
-    use_tiers = source == "aligned"
-    word = frames_to_units(words, n_frames, fps) if use_tiers and words else frames // sizes["word"]
-    phone = frames_to_units(phones, n_frames, fps) if use_tiers and phones else frames // sizes["phone"]
-    if use_tiers and words:
+    if use_tiers:
+        word = frames_to_units(words, n_frames, fps)
+        phone = frames_to_units(phones, n_frames, fps)
         utterance = group_units(word, sizes["utterance"])
     else:
-        utterance = frames // sizes["utterance"]
+        word, phone, utterance = frames // sizes["word"], frames // sizes["phone"], frames // sizes["utterance"]
     word = nest(word, utterance)
     phone = nest(phone, word)
     return {"phone": phone.astype(np.int64), "word": word.astype(np.int64), "utterance": _compact(utterance)}

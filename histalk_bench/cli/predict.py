@@ -17,6 +17,9 @@ from .options import DEVICE, OUTPUT_FILE, check_inputs, threads_option
               help="With --audio: the training speaker whose style to use, or 'all' (default: the first, reported).")
 @click.option("--out", required=True, type=OUTPUT_FILE, help="predictions .h5 (or .npy with --audio).")
 @click.option("--device", type=DEVICE, default="auto", show_default=True)
+@click.option("--transcript", default=None, help="With --audio: the words spoken (aligned units: an aligner segments the audio).")
+@click.option("--transcript-file", default=None, type=click.Path(dir_okay=False, exists=True), help="With --audio: a text file holding the transcript.")
+@click.option("--aligner", default="pocketsphinx", show_default=True, help="With --transcript: aligner (pocketsphinx, mfa, auto).")
 @click.option("--wav2vec2-model", default=None, help="Local wav2vec2 folder for features computed on the fly (same weights as training).")
 @click.option("--frames", type=click.Choice(["audio", "gt"]), default=None,
               help="faceformer: frame count from the audio as the official test (default) or the ground truth's.")
@@ -24,7 +27,7 @@ from .options import DEVICE, OUTPUT_FILE, check_inputs, threads_option
               help="With --audio: wav2vec2 backbone precision (auto = int8 Linear layers for HiSTalk; see docs/models.md).")
 @threads_option
 def predict(model, run_dir, checkpoint, data, split, audio, template, condition, out, device, wav2vec2_model, frames,
-            backbone, threads):
+            backbone, threads, transcript, transcript_file, aligner):
     """Write predicted vertices in the predictions format that `evaluate` reads."""
     from ..common.errors import UserError
 
@@ -36,6 +39,14 @@ def predict(model, run_dir, checkpoint, data, split, audio, template, condition,
     from ..common.threads import configure_threads
 
     configure_threads(threads)
+    if transcript is not None and transcript_file:
+        raise UserError("give --transcript or --transcript-file, not both")
+    if transcript_file:
+        from pathlib import Path
+
+        transcript = Path(transcript_file).read_text(encoding="utf-8")
+    if transcript is not None and not audio:
+        raise UserError("--transcript goes with --audio (cached sequences use the cache's tiers)")
     if audio:
         if frames == "gt":
             raise UserError("--frames gt needs a split (new audio has no ground truth)")
@@ -43,7 +54,7 @@ def predict(model, run_dir, checkpoint, data, split, audio, template, condition,
 
         paths, result = predict_audio(model, audio, template, out, data=data, run_dir=run_dir, checkpoint=checkpoint,
                                       condition=condition, device=device, wav2vec2_model=wav2vec2_model,
-                                      backbone=backbone)
+                                      backbone=backbone, transcript=transcript, aligner=aligner)
         for note in result.notes:
             click.echo(f"note: {note}", err=True)
         click.echo(f"wrote {', '.join(str(p) for p in paths)} ({result.audio_seconds:.1f} s of audio, "

@@ -28,16 +28,17 @@ def _parse_value(text: str):
 @click.option("--lr", type=POSITIVE_FLOAT, default=None, help="Adam learning rate.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", type=DEVICE, default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
-@click.option("--features", default=None, help="Cached feature to train on (mel, wav2vec2).")
-@click.option("--units", type=click.Choice(["aligned", "statistical"]), default=None,
-              help="HiSTalk units: forced-aligned tiers (default when present) or SpeechFormer++ windows.")
+@click.option("--features", default=None, help="Feature to train on (HiSTalk default: wav2vec2; or mel).")
+@click.option("--wav2vec2-model", default=None,
+              help="HiSTalk: local wav2vec2 folder to compute the wav2vec2 features the cache lacks; FaceFormer: folder "
+                   "(or hub id) of the pretrained wav2vec2 weights (default facebook/wav2vec2-base-960h).")
+@click.option("--units", type=click.Choice(["aligned", "statistical", "auto"]), default=None,
+              help="HiSTalk units: forced-aligned tiers, SpeechFormer++ windows, or auto (tiers when every sequence has them; default).")
 @click.option("--resume", is_flag=True, help="Continue from RUN/last.pt.")
 @click.option("--amp", is_flag=True, help="Mixed precision (GPU only).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile (GPU only).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Any model/training option, e.g. --set levels='[\"frame\",\"word\"]' --set use_cmg=false --set combine=d_only.")
-@click.option("--wav2vec2-model", default=None,
-              help="FaceFormer: folder (or hub id) of the pretrained wav2vec2 weights (default facebook/wav2vec2-base-960h).")
 @click.option("--allow-download", is_flag=True, help="FaceFormer: let the wav2vec2 weights be downloaded from the hub.")
 @click.option("--quiet", is_flag=True, help="No progress (bar on a terminal, log lines otherwise).")
 @threads_option

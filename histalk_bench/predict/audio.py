@@ -121,9 +121,9 @@ def resolve_conditions(speakers: tuple[str, ...], condition: str | None) -> tupl
 def animate_audio(model_name: str, audio: str | os.PathLike, template_spec: str | None = None, *,
                   data: str | None = None, run_dir=None, checkpoint=None, condition: str | None = None,
                   device: str = "auto", wav2vec2_model: str | None = None, backbone: str = "auto",
-                  transcript: str | None = None) -> AudioPrediction:
+                  transcript: str | None = None, aligner: str = "pocketsphinx") -> AudioPrediction:
     """Vertices for ``audio`` (any rate, resampled to 16 kHz) per requested speaker condition;
-    with ``transcript``, HiSTalk's units come from a pocketsphinx forced alignment."""
+    with ``transcript``, HiSTalk's units come from a forced alignment by ``aligner``."""
     from ..common.audio import read_audio_16k
     from ..models.base import model_entry
     from .backbone import configure_backbone
@@ -150,8 +150,8 @@ def animate_audio(model_name: str, audio: str | os.PathLike, template_spec: str 
     started = time.perf_counter()
     predict = predictor.predict_audio
     if transcript:
-        alignment = align_transcript(sound, transcript)
-        predict = unit_predictor(predictor, alignment.phones, alignment.words)
+        alignment = align_transcript(sound, transcript, aligner)
+        predict = unit_predictor(predictor, alignment)
         notes.append(f"units from a forced alignment of the transcript ({len(alignment.words)} words, "
                      f"{len(alignment.phones)} phones, {alignment.source})")
     vertices = {c: predict(sound, template, c) for c in conditions}
@@ -188,11 +188,11 @@ def write_prediction(result: AudioPrediction, audio: str | os.PathLike, out: str
 def predict_audio(model_name: str, audio: str | os.PathLike, template_spec: str | None, out: str | os.PathLike, *,
                   data: str | None = None, run_dir=None, checkpoint=None, condition: str | None = None,
                   device: str = "auto", wav2vec2_model: str | None = None, backbone: str = "auto",
-                  transcript: str | None = None) -> tuple[list[Path], AudioPrediction]:
+                  transcript: str | None = None, aligner: str = "pocketsphinx") -> tuple[list[Path], AudioPrediction]:
     """:func:`animate_audio` then :func:`write_prediction`."""
     result = animate_audio(model_name, audio, template_spec, data=data, run_dir=run_dir, checkpoint=checkpoint,
                            condition=condition, device=device, wav2vec2_model=wav2vec2_model, backbone=backbone,
-                           transcript=transcript)
+                           transcript=transcript, aligner=aligner)
     return write_prediction(result, audio, out), result
 
 
@@ -201,29 +201,22 @@ def align_transcript(audio_16k: np.ndarray, transcript: str, aligner: str = "poc
     from ..align.base import AlignmentFailure, AlignRequest
     from ..align.factory import make_aligner
 
+    if not transcript.strip():
+        raise UserError("--transcript is empty")
     [result] = make_aligner(aligner).align_many([AlignRequest("new", "audio", audio_16k, transcript)])
-    if isinstance(result, AlignmentFailure):
-        raise UserError(f"--transcript: {aligner} could not align it ({result.reason})")
+    if isinstance(result, AlignmentFailure) or not result.phones or not result.words:
+        reason = result.reason if isinstance(result, AlignmentFailure) else "no phones or words"
+        raise UserError(f"--transcript: {aligner} could not align it ({reason})")
     return result
 
 
-def unit_predictor(predictor, phones, words):
-    """A ``predict_audio(audio, template, condition)`` for HiSTalk that uses aligned units (phones,
-    words from a forced alignment) instead of statistical windows."""
-    from ..align.units import hierarchy
-    from ..models.data import resample_features
-
-    if not hasattr(predictor, "predict_motion") or not hasattr(predictor, "extract"):
+def unit_predictor(predictor, alignment):
+    """A ``predict_audio(audio, template, condition)`` for HiSTalk that uses aligned units (the
+    phones and words of a forced alignment) instead of statistical windows."""
+    if getattr(getattr(predictor, "config", None), "units", None) is None:
         raise UserError(f"--transcript: model '{predictor.name}' does not use phone/word units")
 
     def predict_audio(audio_16k: np.ndarray, template: np.ndarray, condition: str | None = None) -> np.ndarray:
-        features, rate = predictor.extract(audio_16k)
-        fps = predictor.config.fps
-        n_frames = max(1, round(len(audio_16k) / SAMPLE_RATE * fps))
-        item = {"audio": resample_features(features, rate, n_frames, fps), "key": "audio",
-                **hierarchy(n_frames, fps, phones, words, source="aligned")}
-        speakers = speaker_choices(predictor)
-        speaker = speakers.index(condition) if condition in speakers else -1
-        return (template[None] + predictor.predict_motion(item, speaker)).astype(np.float32)
+        return predictor.predict_audio(audio_16k, template, condition, alignment=alignment)
 
     return predict_audio

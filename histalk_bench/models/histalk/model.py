@@ -1,5 +1,6 @@
-"""The HiSTalk network: audio features -> (C, S, D) -> M = D (+) C, all in model units
-(multiply by ``config.motion_scale`` for data units)."""
+"""The HiSTalk network (reference figure histalk_framework.png): audio features -> CMG coarse
+motion C and FMR (HSF2S -> weight generation -> S2D) dense motion D -> M = D (+) C, all in
+model units (multiply by ``config.motion_scale`` for data units)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from .cmg import CoarseMotionGenerator
 from .config import LEVELS, HiSTalkConfig
 from .hsf2s import HierarchicalSpeechToSparse
 from .s2d import SparseToDense
+from .weights import WeightGeneration
+
+# S2D branches in the figure's order (top to bottom): u, w, S, p, f
+BRANCH_ORDER = ("utterance", "word", "sparse", "phone", "frame")
 
 
 class LayerMix(nn.Module):
@@ -37,46 +42,50 @@ class HiSTalk(nn.Module):
         if config.use_cmg:  # CMG has its own layer mix and projection of the backbone features
             self.mix_coarse = LayerMix(config.feature_layers)
             self.input_coarse = nn.Linear(config.feature_dim, d)
-        n_speakers = max(1, len(config.speakers))
-        self.style = nn.Linear(n_speakers, d, bias=False) if config.use_style and config.speakers else None
-        self.cmg = CoarseMotionGenerator(d, config.n_heads, config.cmg_layers, config.n_vertices, config.dropout) if config.use_cmg else None
+            self.cmg = CoarseMotionGenerator(d, config.n_heads, config.cmg_layers, config.n_vertices, config.cmg_basis,
+                                             config.dropout)
+        else:
+            self.cmg = None
+        self.style = nn.Linear(len(config.speakers), d, bias=False) if config.use_style and config.speakers else None
+        levels = tuple(level for level in LEVELS if level in config.levels)
         self.hsf2s = HierarchicalSpeechToSparse(config)
-        self.branch_names = tuple(level for level in reversed(LEVELS) if level in config.levels) + ("sparse",)
-        self.s2d = SparseToDense(self.branch_names, d, config.n_landmarks, config.n_vertices, config.dropout)
+        self.weights = WeightGeneration(levels, config.n_landmarks, config.se_hidden, config.se_window, config.use_se_gate)
+        self.branch_names = tuple(name for name in BRANCH_ORDER if name == "sparse" or name in levels)
+        self.s2d = SparseToDense(self.branch_names, d, config.n_heads, config.s2d_layers, config.n_landmarks,
+                                 config.n_vertices, config.dropout)
 
     def _embed(self, audio: torch.Tensor, mix: LayerMix, project: nn.Linear, speaker: torch.Tensor) -> torch.Tensor:
-        x = (audio - self.feature_mean) / self.feature_std
-        x = project(mix(x))
+        """(B, T_a, L, D) features -> (B, T_a, d): normalise, mix layers, project, add positions
+        and the speaker style (an unseen speaker, index -1, gets the mean training style)."""
+        x = project(mix((audio - self.feature_mean) / self.feature_std))
         x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device)[None]
         if self.style is not None:
-            one_hot = torch.zeros(speaker.shape[0], self.style.in_features, device=x.device)
+            n = self.style.in_features
+            one_hot = torch.full((speaker.shape[0], n), 1.0 / n, device=x.device)
             known = speaker >= 0
+            one_hot[known] = 0.0
             one_hot[known, speaker[known]] = 1.0
             x = x + self.style(one_hot)[:, None, :]
         return x
 
     def forward(self, batch: dict) -> dict:
-        """batch: audio (B, T, L, D), mask (B, T), phone/word/utterance (B, T), speaker (B,).
+        """batch (models.data.collate): audio (B, T_a, L, D), audio_mask, units (B, T_a), mask and
+        mesh interpolation (B, T), speaker (B,).
 
-        Returns coarse C, sparse S, dense D, motion M (B, T, V, 3 / K, 3), gates, fusion weights.
-        """
-        audio, valid, speaker = batch["audio"], batch["mask"], batch["speaker"]
-        units = {key: batch[key] for key in ("phone", "word", "utterance")}
-        out = {}
-        fine = self._embed(audio, self.mix_fine, self.input_fine, speaker)
-        hierarchy = self.hsf2s(fine, valid, units)
-        inputs = {level: hierarchy["gates"][level][:, :, None] * hierarchy["features"][level] for level in self.config.levels}
-        b, t = valid.shape
-        inputs["sparse"] = hierarchy["sparse"].reshape(b, t, -1)
-        dense, fusion = self.s2d(inputs, valid)
-        out.update(sparse=hierarchy["sparse"], sparse_levels=hierarchy["sparse_levels"], gates=hierarchy["gates"],
-                   dense=dense, fusion=fusion)
+        Returns at the mesh rate: streams {level: (B, T, K, 3)}, se_weights (B, T, n_levels, K),
+        sparse S (B, T, K, 3), dense D, coarse C (with the CMG) and motion M (B, T, V, 3), fusion
+        weights (B, T, n_branches)."""
+        valid = batch["mask"]
+        fine = self._embed(batch["audio"], self.mix_fine, self.input_fine, batch["speaker"])
+        encoded = self.hsf2s(fine, batch)
+        weighted, sparse, se_weights = self.weights(encoded["streams"], valid)
+        dense, fusion = self.s2d({**weighted, "sparse": sparse}, encoded["hidden"], valid)
+        out = {"streams": encoded["streams"], "se_weights": se_weights, "sparse": sparse, "dense": dense, "fusion": fusion}
+        motion = dense
         if self.cmg is not None:
-            coarse = self.cmg(self._embed(audio, self.mix_coarse, self.input_coarse, speaker), valid)
+            coarse, _ = self.cmg(self._embed(batch["audio"], self.mix_coarse, self.input_coarse, batch["speaker"]), batch)
             out["coarse"] = coarse
-            mode = self.config.combine
-            motion = dense if mode == "d_only" else (coarse.detach() if mode == "sum_detached" else coarse) + dense
-        else:
-            motion = dense
+            if self.config.combine != "d_only":
+                motion = dense + coarse
         out["motion"] = motion * valid[:, :, None, None]
         return out
