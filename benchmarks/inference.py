@@ -1,6 +1,8 @@
 """HiSTalk inference speed: frames per second and real-time factor (RTF = compute seconds per
 second of audio; below 1 is faster than real time) for the log-mel front end and for a
 wav2vec2-base-sized backbone (transformers' default Wav2Vec2Config, random weights: timing only).
+The model is the default architecture (SpeechFormer++ stages [2, 2, 4, 4] at 50 Hz, SE weight
+generation, five Transformer S2D branches, PCA-basis CMG), statistical units.
 
 Usage: python benchmarks/inference.py [--seconds 4 8] [--vertices 5023] [--device cpu|cuda] [--threads 2]
 
@@ -17,8 +19,7 @@ import time
 import numpy as np
 import torch
 
-from histalk_bench.align.units import hierarchy
-from histalk_bench.models.data import as_layers, collate, resample_features
+from histalk_bench.models.data import as_layers, collate, model_inputs
 from histalk_bench.models.histalk.config import HiSTalkConfig
 from histalk_bench.models.histalk.model import HiSTalk
 
@@ -34,14 +35,14 @@ def best_of(function, repeats: int) -> float:
     return min(times)
 
 
-def model_runner(features: np.ndarray, rate: float, n_frames: int, args, device) -> tuple:
+def model_runner(features: np.ndarray, rate: float, feature: str, n_frames: int, args, device) -> tuple:
     """A zero-argument function running HiSTalk on ``features`` and the model's parameter count."""
     layers = as_layers(features)
     config = HiSTalkConfig(n_vertices=args.vertices, n_landmarks=args.landmarks, feature_layers=layers.shape[1],
-                           feature_dim=layers.shape[2], speakers=tuple(f"s{i}" for i in range(8)), fps=args.fps)
+                           feature_dim=layers.shape[2], speakers=tuple(f"s{i}" for i in range(8)), fps=args.fps,
+                           feature=feature, units="statistical")
     model = HiSTalk(config).eval().to(device)
-    item = {"audio": resample_features(layers, rate, n_frames, args.fps), "key": "bench", "speaker": 0,
-            **hierarchy(n_frames, args.fps, source="statistical")}
+    item = {**model_inputs(layers, rate, feature, n_frames, args.fps, "statistical"), "key": "bench", "speaker": 0}
     batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in collate([item]).items()}
 
     def run():
@@ -86,8 +87,8 @@ def main() -> None:
                 out = backbone(torch.from_numpy(audio)[None].to(device), output_hidden_states=True)
             return torch.stack(out.hidden_states, dim=2)[0].cpu().numpy()
 
-        run_w2v_model, w2v_params = model_runner(run_backbone(), 50.0, n_frames, args, device)
-        run_mel_model, mel_params = model_runner(mel.extract(audio), mel.rate, n_frames, args, device)
+        run_w2v_model, w2v_params = model_runner(run_backbone(), 50.0, "wav2vec2", n_frames, args, device)
+        run_mel_model, mel_params = model_runner(mel.extract(audio), mel.rate, "mel", n_frames, args, device)
         mel_s = best_of(lambda: mel.extract(audio), args.repeats)
         mel_model_s = best_of(run_mel_model, args.repeats)
         backbone_s = best_of(run_backbone, args.repeats)

@@ -382,32 +382,40 @@ def test_predict_from_a_new_audio_file(vocaset_cache, tmp_path):
         predictor.extract(np.zeros(16000, dtype=np.float32))
 
 
+@pytest.mark.slow
 def test_units_and_features_are_resolved_and_recorded(vocaset_corpus, vocaset_cache, tmp_path):
     import subprocess
     import sys
 
     from histalk_bench.datasets.vocaset import prepare_vocaset
+    from histalk_bench.models.histalk.api import train
 
     untiered = tmp_path / "none.h5"
     prepare_vocaset(vocaset_corpus, untiered, aligner="none", features="mel", progress=False)
-    base = [sys.executable, "-m", "histalk_bench.cli.main", "train", "histalk", "--epochs", "1", "--quiet",
-            "--set", "d_model=16", "--set", "stage_layers=[1,1,1,1]"]
+    base = [sys.executable, "-m", "histalk_bench.cli.main", "train", "histalk", "--epochs", "1", "--quiet"]
     result = subprocess.run(base + ["--data", str(untiered), "--out", str(tmp_path / "a"), "--features", "mel",
                                     "--units", "aligned"], capture_output=True, text=True)
     assert result.returncode == 2 and str(untiered) in result.stderr and "prepare --aligner" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "a").exists()
     result = subprocess.run(base + ["--data", str(vocaset_cache), "--out", str(tmp_path / "b")], capture_output=True, text=True)
     assert result.returncode == 2 and "wav2vec2" in result.stderr and "--features mel" in result.stderr  # paper default
+    options = dict(epochs=1, progress=False, d_model=16, stage_layers=[1, 1, 1, 1], features="mel", max_frames=20)
     for cache, expected in ((untiered, "statistical"), (vocaset_cache, "aligned")):
-        run = tmp_path / f"auto_{expected}"
-        result = subprocess.run(base + ["--data", str(cache), "--out", str(run), "--features", "mel"], capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr
+        run = train(cache, tmp_path / f"auto_{expected}", **options)
         summary = json.loads((run / "summary.json").read_text())
         assert summary["units"] == expected and summary["units_requested"] == "auto"
         assert set(summary["mean_weights"]) >= {"fusion_utterance", "fusion_word", "fusion_sparse", "fusion_phone",
                                                 "fusion_frame", "se_frame"}
         history = json.loads((run / "history.jsonl").read_text().splitlines()[-1])
         assert "train_fusion_word" in history and "train_se_utterance" in history
+    from histalk_bench.cache import Cache
+    from histalk_bench.common.errors import UserError
+    from histalk_bench.models.histalk.api import load_predictor
+
+    with Cache(untiered) as cache:  # a model on aligned units refuses a cache without tiers
+        predictor = load_predictor(cache, run_dir=tmp_path / "auto_aligned", device="cpu")
+        with pytest.raises(UserError, match="tiers"):
+            predictor.predict(cache, cache.sequences("test")[0])
 
 
 def test_bad_options_are_user_errors_before_any_work():

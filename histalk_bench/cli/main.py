@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "align": ("histalk_bench.cli.align:align", "Forced-align audio files (any format) to TextGrids with words and phones."),
     "align-report": ("histalk_bench.cli.align_report:align_report", "Boundary errors of cached alignments against a reference."),
     "train": ("histalk_bench.cli.train:train", "Train a model on a prepared cache."),
+    "ablate": ("histalk_bench.cli.ablate:ablate", "Train and score HiSTalk ablation variants over seeds; paired bootstrap table."),
     "predict": ("histalk_bench.cli.predict:predict", "Predict vertices for a split (or new audio) with a model."),
     "evaluate": ("histalk_bench.cli.evaluate:evaluate", "Score predictions (HDF5 or another repository's npy folder): LVE, FDD, MVE, LRP."),
     "compare": ("histalk_bench.cli.compare:compare", "Predict and evaluate several models; write leaderboard CSV, Markdown, plots."),
