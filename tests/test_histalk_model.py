@@ -418,6 +418,26 @@ def test_units_and_features_are_resolved_and_recorded(vocaset_corpus, vocaset_ca
             predictor.predict(cache, cache.sequences("test")[0])
 
 
+@pytest.mark.slow
+def test_wav2vec2_default_computed_from_a_local_model(vocaset_cache, tmp_path):
+    """The paper's input: without cached wav2vec2 features, --wav2vec2-model computes them."""
+    from _features_helpers import save_tiny_wav2vec2
+
+    from histalk_bench.cache import Cache
+    from histalk_bench.models.histalk.api import load_predictor, train
+
+    folder = save_tiny_wav2vec2(tmp_path / "w2v")
+    run = train(vocaset_cache, tmp_path / "run", wav2vec2_model=str(folder), epochs=1, progress=False, d_model=16,
+                stage_layers=[1, 1, 1, 1], max_frames=20)
+    config = json.loads((run / "config.json").read_text())["task"]["histalk"]
+    assert config["feature"] == "wav2vec2" and (config["feature_layers"], config["feature_dim"]) == (3, 32)
+    with Cache(vocaset_cache) as cache:
+        predictor = load_predictor(cache, run_dir=run, device="cpu", wav2vec2_model=str(folder))
+        ref = cache.sequences("test")[0]
+        [prediction, *_] = predictor.predict(cache, ref).values()
+    assert prediction.shape == (ref.n_frames, cache.n_vertices, 3) and np.isfinite(prediction).all()
+
+
 def test_bad_options_are_user_errors_before_any_work():
     from histalk_bench.common.errors import UserError
     from histalk_bench.models.histalk.api import _split_options

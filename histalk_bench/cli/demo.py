@@ -14,7 +14,7 @@ from .options import OUTPUT_FOLDER, POSITIVE_INT, threads_option
 @click.option("--with-faceformer", is_flag=True, help="Also train FaceFormer (tiny audio encoder) and compare it.")
 @threads_option
 def demo(out, subjects, sentences, epochs, seed, with_faceformer, threads):
-    """synth -> prepare (oracle alignment, log-mel) -> train HiSTalk -> compare with static and mean.
+    """synth -> prepare (oracle alignment, log-mel) -> train a demo-size HiSTalk -> compare with static and mean.
 
     Leaves OUT/leaderboard.csv, OUT/leaderboard.md and OUT/plots/. No dataset, weights or network needed.
     """
