@@ -86,8 +86,8 @@ def run_variant(data: str, variant: Variant, seed: int, run_dir: Path, base: dic
 def paired_difference(runs: list[dict], defaults: list[dict], metric: str, seed: int = 0) -> dict:
     """metric(variant) - metric(default), averaged over seeds paired by index, with a 95 %
     percentile interval from resampling test sequences (the same resample for every run)."""
-    stats = [{k: np.asarray(v) for k, v in s["statistics"].items()} for s in runs]
-    base = [{k: np.asarray(v) for k, v in s["statistics"].items()} for s in defaults]
+    stats = [_statistics(s) for s in runs]
+    base = [_statistics(s) for s in defaults]
     n = len(stats[0]["frames"])
     index = np.random.default_rng(seed).integers(0, n, size=(N_RESAMPLES, n))
     diffs = [pooled({k: v[index] for k, v in a.items()})[metric] - pooled({k: v[index] for k, v in b.items()})[metric]
@@ -97,8 +97,14 @@ def paired_difference(runs: list[dict], defaults: list[dict], metric: str, seed:
     return {"difference": observed, "low": float(np.percentile(mean_diff, 2.5)), "high": float(np.percentile(mean_diff, 97.5))}
 
 
+def _statistics(scores: dict) -> dict[str, np.ndarray]:
+    """Per-sequence statistics of a scores.json as float arrays (None -> NaN)."""
+    return {k: np.asarray(v, dtype=np.float64) for k, v in scores["statistics"].items()}
+
+
 def summarise(variants: list[Variant], scores: dict[str, list[dict]]) -> list[dict]:
-    """One row per variant: mean/std over seeds of LVE and FDD, and the paired difference to default."""
+    """One row per variant: mean/std over seeds of LVE and FDD, the paired difference to default,
+    the units used and the seed-mean fusion / SE weights from each run's summary.json."""
     rows = []
     for variant in variants:
         runs = scores[variant.label]
@@ -109,8 +115,11 @@ def summarise(variants: list[Variant], scores: dict[str, list[dict]]) -> list[di
             if variant.label != "default":
                 diff = paired_difference(runs, scores["default"], metric)
                 row.update({f"d_{metric}": diff["difference"], f"d_{metric}_low": diff["low"], f"d_{metric}_high": diff["high"]})
-        summary = runs[0].get("run_summary") or {}
-        row["units"] = summary.get("units", "")
+        summaries = [s.get("run_summary") or {} for s in runs]
+        row["units"] = summaries[0].get("units", "")
+        weights = [s.get("mean_weights", {}) for s in summaries]
+        for key in sorted(weights[0]):  # mean fusion weight per S2D branch, mean SE weight per level
+            row[key] = float(np.mean([w.get(key, np.nan) for w in weights]))
         rows.append(row)
     return rows
 
