@@ -51,6 +51,7 @@ def test_ablate_cli_trains_scores_and_reuses_runs(vocaset_cache, tmp_path):
     assert "ΔLVE" in (out / "ablation.md").read_text() and (out / "ablation.png").stat().st_size > 0
     config = json.loads((out / "runs" / "use_se_gate_false" / "seed1" / "config.json").read_text())
     assert config["task"]["histalk"]["use_se_gate"] is False and config["train"]["seed"] == 1
+    assert (out / "runs" / "use_se_gate_false" / "seed1" / "provenance.json").exists()
     stamp = (out / "runs" / "default" / "seed0" / "best.pt").stat().st_mtime_ns
     result = subprocess.run(command, capture_output=True, text=True)  # everything finished: reused, not retrained
     assert result.returncode == 0, result.stderr[-2000:]

@@ -144,7 +144,7 @@ def test_not_enough_disk_space_is_refused_before_writing(tmp_path):
 def test_ctrl_c_exits_130_and_says_a_rerun_resumes(vocaset_cache, tmp_path):
     run = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "histalk_bench.cli.main", "train", "histalk", "--data",
-                                str(vocaset_cache), "--out", str(run), "--epochs", "500", "--quiet"],
+                                str(vocaset_cache), "--out", str(run), "--epochs", "500", "--quiet", "--features", "mel"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (run / "last.pt").exists() and process.poll() is None and time.monotonic() < deadline:
@@ -154,7 +154,8 @@ def test_ctrl_c_exits_130_and_says_a_rerun_resumes(vocaset_cache, tmp_path):
     assert process.returncode == 130, err
     assert "Traceback" not in err and "re-running the same command resumes" in err
     assert leftovers(tmp_path) == [] and (run / "last.pt").exists()
-    resumed = cli("train", "histalk", "--data", vocaset_cache, "--out", run, "--epochs", "1", "--resume", "--quiet")
+    resumed = cli("train", "histalk", "--data", vocaset_cache, "--out", run, "--epochs", "1", "--resume", "--quiet",
+                  "--features", "mel")
     assert resumed.returncode == 0, resumed.stderr
 
 
@@ -164,7 +165,7 @@ def test_a_second_writer_gets_one_line(kind, vocaset_corpus, vocaset_cache, tmp_
     target = {"cache": tmp_path / "c.h5", "run": tmp_path / "run", "predictions": tmp_path / "p.h5",
               "compare": tmp_path / "cmp"}[kind]
     args = {"cache": ["prepare", "vocaset", "--root", vocaset_corpus, "--out", target, "--features", "none"],
-            "run": ["train", "histalk", "--data", vocaset_cache, "--out", target, "--epochs", "1"],
+            "run": ["train", "histalk", "--data", vocaset_cache, "--out", target, "--epochs", "1", "--features", "mel"],
             "predictions": ["predict", "--model", "static", "--data", vocaset_cache, "--out", target],
             "compare": ["compare", "--models", "static", "--data", vocaset_cache, "--out", target]}[kind]
     folder = kind in ("run", "compare")
@@ -283,7 +284,8 @@ def test_runs_refuse_other_caches_and_stale_predictions_are_not_reused(vocaset_c
                           "--quiet").returncode == 0
     run_a, run_b, out = tmp_path / "A", tmp_path / "B", tmp_path / "cmp"
     for run, seed in ((run_a, 0), (run_b, 1)):
-        trained = cli("train", "histalk", "--data", vocaset_cache, "--out", run, "--epochs", "1", "--seed", seed, "--quiet")
+        trained = cli("train", "histalk", "--data", vocaset_cache, "--out", run, "--epochs", "1", "--seed", seed, "--quiet",
+                      "--features", "mel")
         assert trained.returncode == 0, trained.stderr
     recorded = json.loads((run_a / "provenance.json").read_text())
     assert recorded["dataset"] == "vocaset" and recorded["speakers"] and recorded["cache"]["verified"]

@@ -68,6 +68,7 @@ def run_variant(data: str, variant: Variant, seed: int, run_dir: Path, base: dic
     """Train (or reuse / resume) one run, predict and score the test split; returns the scores."""
     from ..cache import Cache
     from ..models.histalk.api import train
+    from ..models.provenance import training_run
     from ..predict.split import predict_split
     from .scores import evaluate
 
@@ -75,8 +76,9 @@ def run_variant(data: str, variant: Variant, seed: int, run_dir: Path, base: dic
     if scores_path.exists():
         log.info("reusing %s", run_dir)
         return json.loads(scores_path.read_text())
-    options = {**base, **variant.options, "seed": seed, "resume": (run_dir / "last.pt").exists()}
-    train(data, run_dir, **options)
+    resume = (run_dir / "last.pt").exists()
+    with training_run(run_dir, data, resume):  # the run folder's lock and provenance.json, as `train` writes
+        train(data, run_dir, **{**base, **variant.options, "seed": seed, "resume": resume})
     with Cache(data) as cache:
         pred, _ = predict_split("histalk", cache, "test", run_dir / "test_pred.h5", run_dir=run_dir,
                                 device=base.get("device", "auto"), progress=False)
