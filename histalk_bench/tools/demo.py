@@ -33,9 +33,6 @@ class DemoOptions:
     epochs: int = 60
     models: tuple[str, ...] = ("histalk", "static", "mean")
     faceformer_epochs: int = 8
-    # torch intra-op threads while the demo runs: its models are so small that a second thread
-    # only adds synchronisation (measured: 2 threads used 4x the CPU time of 1 on 2 shared cores)
-    threads: int = 1
     train_options: dict = field(default_factory=dict)  # model name -> extra train() options
 
     def options_for(self, name: str) -> dict:
@@ -62,27 +59,15 @@ def _stage(name: str):
 
 
 def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = False) -> Path:
-    """Run the whole pipeline into ``out`` with ``options.threads`` torch threads; returns the path
-    of ``leaderboard.csv``."""
-    import torch
-
-    options = options or DemoOptions()
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(options.threads)
-    try:
-        return _run_stages(Path(out), options, force)
-    finally:
-        torch.set_num_threads(previous_threads)
-
-
-def _run_stages(out: Path, options: DemoOptions, force: bool) -> Path:
-    """synth -> prepare -> train -> compare into ``out`` (see :func:`run_demo`)."""
+    """Run the whole pipeline into ``out``; returns the path of ``leaderboard.csv``."""
     from ..datasets.prepare import prepare
     from ..evaluate.compare import run_compare
     from ..models import MODELS
     from ..predict.audio import record_training_cache
     from ..synth import write_synthetic_corpus
 
+    options = options or DemoOptions()
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
 
