@@ -32,7 +32,7 @@ def run(vocaset_cache, tmp_path_factory):
     from histalk_bench.predict.audio import record_training_cache
 
     root = tmp_path_factory.mktemp("animate")
-    train(vocaset_cache, root / "run", epochs=2, progress=False, d_model=16)
+    train(vocaset_cache, root / "run", epochs=2, progress=False, d_model=16, features="mel", stage_layers=[1, 1, 1, 1])
     record_training_cache(root / "run", vocaset_cache)
     with Cache(vocaset_cache) as cache:
         ref = cache.sequences("test")[0]
@@ -170,6 +170,7 @@ def test_transcript_gives_aligned_units(run, vocaset_cache):
     plain = animate_audio("histalk", root / "speech.wav", ref.subject, **common)
     aligned = animate_audio("histalk", root / "speech.wav", ref.subject, transcript=ref.transcript, **common)
     assert any("forced alignment" in note for note in aligned.notes)
+    assert any("statistical windows" in note for note in plain.notes)  # aligned run, no transcript: said
     assert set(plain.vertices) == set(aligned.vertices)
     for condition, vertices in plain.vertices.items():
         assert vertices.shape == aligned.vertices[condition].shape
@@ -177,7 +178,7 @@ def test_transcript_gives_aligned_units(run, vocaset_cache):
     with pytest.raises(UserError, match="does not use phone/word units"):
         from histalk_bench.predict.audio import unit_predictor
 
-        unit_predictor(type("P", (), {"name": "faceformer"})(), [], [])
+        unit_predictor(type("P", (), {"name": "faceformer"})(), None)
 
 
 @pytest.mark.slow

@@ -154,6 +154,9 @@ def animate_audio(model_name: str, audio: str | os.PathLike, template_spec: str 
         predict = unit_predictor(predictor, alignment)
         notes.append(f"units from a forced alignment of the transcript ({len(alignment.words)} words, "
                      f"{len(alignment.phones)} phones, {alignment.source})")
+    elif getattr(predictor.config, "units", None) == "aligned":
+        notes.append("the run was trained on aligned units; without --transcript the new audio is cut into "
+                     "statistical windows (a mismatch: give --transcript TEXT for aligned units)")
     vertices = {c: predict(sound, template, c) for c in conditions}
     return AudioPrediction(model=predictor.name, vertices=vertices, template_name=name,
                            fps=float(getattr(predictor.config, "fps", 30.0)), audio_seconds=len(sound) / SAMPLE_RATE,

@@ -85,18 +85,18 @@ class HiSTalkPredictor:
 
     def predict_audio(self, audio_16k: np.ndarray, template: np.ndarray, condition: str | None = None,
                       alignment=None) -> np.ndarray:
-        """(T, V, 3) vertices for new 16 kHz audio at the training frame rate.  A model trained on
-        aligned units needs ``alignment`` (phones and words tiers, e.g. from ``predict --transcript``)."""
-        if self.config.units == "aligned" and alignment is None:
-            raise UserError("this HiSTalk run uses aligned units: give the words spoken with --transcript TEXT "
-                            "or --transcript-file FILE (an aligner then segments the audio)")
+        """(T, V, 3) vertices for new 16 kHz audio at the training frame rate.  With ``alignment``
+        (phones and words tiers, e.g. from ``predict --transcript``) the units are aligned, else
+        statistical windows (for a run trained on aligned units the caller says so: see
+        predict.audio.animate_audio's notes)."""
         if self.config.units != "aligned" and alignment is not None:
             raise UserError("this HiSTalk run uses statistical units: a transcript would not be used; drop --transcript")
         features, rate = self.extract(audio_16k)
         n_frames = max(1, int(round(len(audio_16k) / SAMPLE_RATE * self.config.fps)))
         phones, words = (alignment.phones, alignment.words) if alignment is not None else (None, None)
-        item = {**model_inputs(features, rate, self.config.feature, n_frames, self.config.fps, self.config.units,
-                               phones, words), "key": "audio"}
+        units = "aligned" if alignment is not None else "statistical"
+        item = {**model_inputs(features, rate, self.config.feature, n_frames, self.config.fps, units, phones, words),
+                "key": "audio"}
         speakers = self.config.speakers if self.config.use_style else ()
         if condition is not None and condition not in speakers:
             raise UserError(f"unknown condition '{condition}' (training speakers: {', '.join(speakers) or 'none'})")
