@@ -32,6 +32,17 @@ def test_baselines_predict_template_and_streamed_mean(cache_path):
         np.testing.assert_allclose(mean[0] - cache.template(ref.subject), all_disp.mean(axis=0), atol=1e-7)
 
 
+
+def test_baselines_refuse_weights_and_prediction_options(cache_path):
+    """A baseline has no weights and no options: --run, --checkpoint or --frames are errors, not ignored."""
+    with Cache(cache_path) as cache:
+        with pytest.raises(UserError, match="has no weights"):
+            baselines_static.StaticEntry().load_predictor(cache, run_dir="runs/x")
+        with pytest.raises(UserError, match="has no weights"):
+            baselines_mean.MeanEntry().load_predictor(cache, checkpoint="x.pt")
+        with pytest.raises(UserError, match="frames"):
+            baselines_mean.MeanEntry().load_predictor(cache, frames="gt")
+
 @pytest.mark.slow
 def test_compare_baselines_and_rebuild_leaderboard(cache_path, tmp_path):
     csv_path = run_compare(["static", "mean"], cache_path, "test", tmp_path / "cmp")

@@ -70,8 +70,9 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
     with lock.exclusive(out_dir, folder=True, what="compare output folder"), Cache(cache_path) as cache:
         for name in models:
             run_dir = runs.get(name)
-            if run_dir is None and (Path("runs") / name).is_dir():
+            if run_dir is None and model_entry(name).trainable and (Path("runs") / name).is_dir():
                 run_dir = Path("runs") / name
+                logger.info("[compare] %s: using the run folder %s (pass --run %s=DIR for another)", name, run_dir, name)
             prediction_path = predictions_for(name, cache, split, out_dir, Path(run_dir) if run_dir else None, force)
             scores.append(evaluate(prediction_path, cache_path, split, lrp_threshold=lrp_threshold,
                                    out=out_dir / name / "scores.json", model=name))

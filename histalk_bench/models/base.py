@@ -53,6 +53,13 @@ class ModelEntry:
                              device: str = "auto", **options) -> AudioPredictor:
         raise UserError(f"model '{self.name}' cannot predict from new audio (it needs a cache)")
 
+    def refuse_options(self, run_dir=None, checkpoint=None, **options) -> None:
+        """For models without weights or prediction options: a given one is an error, never ignored."""
+        if run_dir or checkpoint:
+            raise UserError(f"model '{self.name}' has no weights: drop --run/--checkpoint")
+        if options:
+            raise UserError(f"model '{self.name}' takes no prediction option(s): {', '.join(sorted(options))}")
+
     @property
     def trainable(self) -> bool:
         return type(self).train is not ModelEntry.train

@@ -38,4 +38,5 @@ class MeanEntry(ModelEntry):
     description = "template + mean training displacement"
 
     def load_predictor(self, cache, run_dir=None, checkpoint=None, device="auto", **options) -> MeanPredictor:
+        self.refuse_options(run_dir, checkpoint, **options)
         return MeanPredictor(mean_training_displacement(cache))

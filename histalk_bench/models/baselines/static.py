@@ -20,4 +20,5 @@ class StaticEntry(ModelEntry):
     description = "template, no motion"
 
     def load_predictor(self, cache, run_dir=None, checkpoint=None, device="auto", **options) -> StaticPredictor:
+        self.refuse_options(run_dir, checkpoint, **options)
         return StaticPredictor()
