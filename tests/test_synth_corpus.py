@@ -7,7 +7,9 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
+from histalk_bench.common.errors import UserError
 from histalk_bench.datasets.splits import biwi_split, vocaset_split
 from histalk_bench.synth import write_synthetic_corpus
 from histalk_bench.synth.face import build_face, viseme_target
@@ -121,3 +123,18 @@ def test_biwi_same_seed_same_bytes(tmp_path):
     a = write_synthetic_corpus(tmp_path / "a", "biwi", 3, 3, seed=3)
     b = write_synthetic_corpus(tmp_path / "b", "biwi", 3, 3, seed=3)
     assert _digest(a) == _digest(b)
+
+
+def test_synth_writes_whole_corpora_only(tmp_path):
+    """A corpus appears in one rename: a folder holding other files is refused, an earlier corpus
+    is replaced whole, and no staging folder is left beside it."""
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="not an empty folder"):
+        write_synthetic_corpus(busy, "vocaset", 2, 2, seed=0)
+    assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
+    first = write_synthetic_corpus(tmp_path / "c", "vocaset", 2, 2, seed=0)
+    again = write_synthetic_corpus(tmp_path / "c", "biwi", 2, 2, seed=0)
+    assert first == again and not (again / "data_verts.npy").exists() and (again / "vertices_npy").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["busy", "c"]

@@ -8,6 +8,7 @@ Temporaries in flight are tracked, so the CLI's error boundary removes them on a
 from __future__ import annotations
 
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -51,10 +52,19 @@ def track(temporary: str | os.PathLike) -> Path:
     return Path(temporary)
 
 
+def untrack(temporary: str | os.PathLike) -> Path:
+    """The temporary has been committed: no longer remove it on failure."""
+    _PENDING.discard(Path(temporary))
+    return Path(temporary)
+
+
 def discard(temporary: str | os.PathLike) -> None:
-    """Remove an unfinished temporary (no error when it is already gone)."""
+    """Remove an unfinished temporary file or staging folder (no error when it is already gone)."""
     temporary = Path(temporary)
     _PENDING.discard(temporary)
+    if temporary.is_dir() and not temporary.is_symlink():
+        shutil.rmtree(temporary, ignore_errors=True)
+        return
     try:
         temporary.unlink()
     except (FileNotFoundError, IsADirectoryError, PermissionError):
@@ -92,8 +102,6 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 def _nearly_full(folder: Path) -> bool:
     """Less than 1 MiB free on ``folder``'s file system."""
-    import shutil
-
     try:
         return shutil.disk_usage(folder).free < (1 << 20)
     except OSError:

@@ -8,6 +8,7 @@ sentences every split of the standard protocol is non-empty.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -193,7 +194,8 @@ def write_synthetic_corpus(out: str | Path, layout: str = "vocaset", n_subjects:
     if not 1 <= n_sentences <= 40:
         raise UserError("--sentences must be between 1 and 40")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    _check_target(out)
+    final, out = out, _staging(out)
     subjects = order[:n_subjects]
     numbers = vocaset_sentences(n_sentences) if layout == "vocaset" else biwi_sentences(n_sentences)
     rigs, takes = _takes(layout, subjects, numbers, seed, knobs)
@@ -202,4 +204,34 @@ def write_synthetic_corpus(out: str | Path, layout: str = "vocaset", n_subjects:
     else:
         _write_biwi(out, rigs, takes, subjects)
     _write_common(out, layout, rigs[subjects[0]], takes, seed, knobs)
+    return _publish(out, final)
+
+
+def _check_target(out: Path) -> None:
+    """``out`` may be missing, empty, or an earlier synthetic corpus (replaced whole); nothing else."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "synth_info.json").exists())):
+        raise UserError("exists and is not an empty folder or an earlier synthetic corpus; choose another --out", out)
+
+
+def _staging(out: Path) -> Path:
+    """A fresh sibling folder the corpus is written into, removed if the command fails."""
+    from ..common.atomic import discard, track
+
+    staging = out.parent / f".{out.name}.partial"
+    discard(staging)
+    staging.mkdir(parents=True)
+    return track(staging)
+
+
+def _publish(staging: Path, out: Path) -> Path:
+    """Swap the finished corpus into place, so ``out`` never holds half a corpus."""
+    from ..common.atomic import discard, untrack
+
+    previous = out.parent / f".{out.name}.previous"
+    if out.exists():
+        discard(previous)
+        os.replace(out, previous)
+    os.replace(staging, out)
+    untrack(staging)
+    discard(previous)
     return out
