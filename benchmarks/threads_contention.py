@@ -40,7 +40,7 @@ def train_seconds(root: str, cache: Path, out: Path, epochs: int) -> float:
     env["PYTHONPATH"] = str(Path(root).resolve())
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "histalk_bench.cli.main", "train", "histalk", "--data", str(cache),
-                    "--out", str(out), "--epochs", str(epochs), "--quiet", "--set", "d_model=32"],
+                    "--out", str(out), "--epochs", str(epochs), "--quiet", "--features", "mel", "--set", "d_model=32"],
                    check=True, env=env, capture_output=True)
     return time.perf_counter() - start
 
