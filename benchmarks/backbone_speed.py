@@ -97,8 +97,7 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def histalk_runner(n_layers: int, n_frames: int, vertices: int):
     """features (T_f, L, 768) -> motion (T, V, 3) of a seeded random HiSTalk, and its own timing."""
-    from histalk_bench.align.units import hierarchy
-    from histalk_bench.models.data import collate, resample_features
+    from histalk_bench.models.data import collate, model_inputs
     from histalk_bench.models.histalk.config import HiSTalkConfig
     from histalk_bench.models.histalk.model import HiSTalk
 
@@ -112,8 +111,7 @@ def histalk_runner(n_layers: int, n_frames: int, vertices: int):
                 parameter.normal_(0.0, 0.02)
 
     def run(features):
-        item = {"audio": resample_features(features, 50.0, n_frames, 30.0), "key": "x", "speaker": 0,
-                **hierarchy(n_frames, 30.0, source="statistical")}
+        item = {**model_inputs(features, 50.0, "wav2vec2", n_frames, 30.0, "statistical"), "key": "x", "speaker": 0}
         with torch.inference_mode():
             return model(collate([item]))["motion"][0].numpy()
     return run
