@@ -131,6 +131,15 @@ def test_io_error_is_one_line_and_removes_temporaries(vocaset_corpus, vocaset_ca
     assert not (tmp_path / "p.h5").exists() and leftovers(tmp_path) == []
 
 
+
+def test_failed_checkpoint_write_is_one_line_and_leaves_no_run(vocaset_cache, tmp_path):
+    """torch.save reports a failed write as a RuntimeError: it still ends in one line, naming the file."""
+    run = tmp_path / "run"
+    result = cli("train", "histalk", "--data", vocaset_cache, "--out", run, "--epochs", "1", "--features", "mel",
+                 "--quiet", preexec_fn=_file_limit(200_000))
+    assert_one_line_error(result, "best.pt", "could not write the checkpoint")
+    assert not run.exists() and leftovers(tmp_path) == []
+
 def test_not_enough_disk_space_is_refused_before_writing(tmp_path):
     from histalk_bench.common.atomic import ensure_free_space
     from histalk_bench.common.errors import UserError

@@ -270,7 +270,13 @@ def fit(task: TrainTask, train_set, val_set, out_dir: str | os.PathLike, options
 def _save(state: dict, path: Path) -> None:
     """torch.save through a temporary file, so a crash never leaves a half-written checkpoint."""
     with atomic_path(path) as partial:  # removed on any failure, Ctrl-C included
-        torch.save(state, partial)
+        try:
+            torch.save(state, partial)
+        except RuntimeError as exc:  # torch reports a failed write (size limit, I/O error) as RuntimeError
+            import errno
+
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise OSError(errno.EIO, f"could not write the checkpoint ({reason})", os.fspath(path)) from exc
 
 
 def _validate(task: TrainTask, model, loader, device) -> dict:
