@@ -112,6 +112,15 @@ def test_cuda_device_refused_on_a_cpu_build(vocaset_cache, tmp_path):
     assert "--device cpu" in last
 
 
+
+@pytest.mark.parametrize("flag", ["--amp", "--compile"])
+def test_gpu_only_training_flags_are_refused_on_the_cpu(flag, vocaset_cache, tmp_path):
+    """--amp and --compile would change nothing on a CPU: an error, not a silent no-op."""
+    result = cli_in_process("train", "histalk", "--data", vocaset_cache, "--out", tmp_path / "run", "--epochs", "1",
+                            "--features", "mel", "--device", "cpu", flag)
+    assert_one_line_error(result, f"{flag} needs a CUDA device")
+    assert not (tmp_path / "run").exists()
+
 # 2. I/O errors (a file size limit: the same failure as a full disk) and Ctrl-C
 def _file_limit(n_bytes):
     def apply():

@@ -86,6 +86,9 @@ def test_run_folder_and_weights_only_checkpoints(tmp_path):
     assert config["task"] == {"model": "toy"} and config["train"]["epochs"] == 2
     lines = (tmp_path / "run" / "history.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [0, 1]
+    timings = [json.loads(line) for line in (tmp_path / "run" / "timings.jsonl").read_text().splitlines()]
+    assert [t["epoch"] for t in timings] == [0, 1] and all(t["epoch_s"] > 0 and t["device"] == "cpu" for t in timings)
+    assert "epoch_s" not in json.loads(lines[0])  # timings stay out of the deterministic history
     best = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
     model = Task().model
     model.load_state_dict(best["model"])  # a plain state dict

@@ -26,6 +26,7 @@ import json
 import math
 import os
 import random
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -34,6 +35,7 @@ import numpy as np
 import torch
 
 from ..common.atomic import atomic_path
+from ..common.errors import UserError
 from ..common.progress import Progress
 
 
@@ -118,11 +120,14 @@ class _RunState:
 
 def _setup(options: TrainOptions, out_dir: Path) -> tuple[bool, int, torch.device]:
     """Process group, seeds and device; returns (distributed, rank, device)."""
+    device = resolve_device(options.device)
+    for flag in ("amp", "compile"):
+        if getattr(options, flag) and device.type != "cuda":
+            raise UserError(f"--{flag} needs a CUDA device; this run uses '{device}' (drop --{flag}, or --device cuda)")
     distributed, rank, _world = _distributed()
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(options.seed + rank)
-    device = resolve_device(options.device)
     if distributed and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
@@ -218,9 +223,28 @@ def _checkpoint(task: TrainTask, step: _Stepper, run: _RunState, epoch: int, imp
                "config": json.dumps(task.run_config(), default=str)}, out_dir / "last.pt")
 
 
+class _EpochTimer:
+    """Wall time and peak GPU memory of one epoch, kept apart from the (deterministic) history."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.started = device, time.perf_counter()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+
+    def append_to(self, path: Path, epoch: int) -> None:
+        record = {"epoch": epoch, "epoch_s": round(time.perf_counter() - self.started, 3), "device": str(self.device)}
+        if self.device.type == "cuda":
+            record["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated(self.device) / 2**30, 3)
+        with open(path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
 def _start_run_folder(task: TrainTask, options: TrainOptions, out_dir: Path, history: list) -> None:
-    """history.jsonl restarts, or continues from the resumed checkpoint's epochs; config.json."""
+    """history.jsonl restarts, or continues from the resumed checkpoint's epochs; config.json.
+    timings.jsonl (wall seconds and peak GPU memory per epoch) restarts with a fresh run."""
     (out_dir / "history.jsonl").write_text("".join(json.dumps(record) + "\n" for record in history))
+    if not history:
+        (out_dir / "timings.jsonl").unlink(missing_ok=True)
     (out_dir / "config.json").write_text(json.dumps({"task": task.run_config(), "train": asdict(options)}, indent=1, default=str))
 
 
@@ -244,6 +268,7 @@ def fit(task: TrainTask, train_set, val_set, out_dir: str | os.PathLike, options
         if sampler is not None:
             sampler.set_epoch(epoch)
         generator.manual_seed(epoch_seed(options.seed, epoch))  # shuffle order depends on (seed, epoch) only: exact resume
+        timer = _EpochTimer(device)
         record = {"epoch": epoch, **_train_epoch(step, train_loader, epoch, options, show)}
         if val_loader is not None:
             record.update(_validate(task, model, val_loader, device))
@@ -256,6 +281,7 @@ def fit(task: TrainTask, train_set, val_set, out_dir: str | os.PathLike, options
             _checkpoint(task, step, run, epoch, improved, stop or epoch == options.epochs - 1, out_dir)
             with open(out_dir / "history.jsonl", "a") as handle:
                 handle.write(json.dumps(record) + "\n")
+            timer.append_to(out_dir / "timings.jsonl", epoch)
         epochs.update(**{k: v for k, v in record.items() if k in ("train_loss", "val_loss", "val_lve")})
         if stop:
             break
