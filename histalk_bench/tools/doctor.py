@@ -144,10 +144,11 @@ def check_wav2vec2(model: str | None = None) -> Check:
     found = [s for s in sorted(snapshots.glob("*")) if _has_weights(s)] if snapshots.is_dir() else []
     if found:
         return Check("wav2vec2", OK, f"{name} in the Hugging Face cache ({found[-1]})")
-    return Check("wav2vec2", MISSING, f"{name} not in the Hugging Face cache ({hub}); needed only by "
-                 "'prepare --features wav2vec2' (and predict/animate with runs trained on it) and "
-                 "'train faceformer --set audio_encoder=\"base\"'; HiSTalk (--features mel) and FaceFormer "
-                 "(tiny encoder) train without it", fix)
+    return Check("wav2vec2", MISSING, f"{name} not in the Hugging Face cache ({hub}); needed by the paper "
+                 "defaults: HiSTalk's features ('prepare --features wav2vec2', or 'train histalk "
+                 "--wav2vec2-model DIR'; predict/animate with such runs) and FaceFormer's encoder ('train "
+                 "faceformer'); 'train histalk --features mel' and 'train faceformer --set audio_encoder=tiny' "
+                 "(the demo's settings) need no weights", fix)
 
 
 def check_torch() -> list[Check]:
