@@ -106,6 +106,7 @@ class EnvelopeModel(ModelEntry):
     description = "lips follow the audio envelope (a toy)"
 
     def load_predictor(self, cache, run_dir=None, checkpoint=None, device="auto", **options):
+        self.refuse_options(run_dir, checkpoint, **options)
         return EnvelopePredictor()
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ...cache import Cache, SequenceRef
+from ...common.atomic import write_text_atomic
 from ...common.errors import UserError
 from ..data import CacheSequences, DataSpec, as_layers, collate
 from ..training import TrainOptions, fit
@@ -255,6 +256,6 @@ def write_summary(run_dir: Path, dataset) -> dict:
                "levels": list(config.levels), "use_se_gate": config.use_se_gate, "use_cmg": config.use_cmg,
                "cmg_basis_explained_variance": config.extra.get("cmg_basis_explained_variance"),
                "mean_weights": {k: v / max(1, n) for k, v in sums.items()}}
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_text_atomic(Path(run_dir) / "summary.json", json.dumps(summary, indent=1))
     log.info("fusion weights: %s", summary["mean_weights"])
     return summary
