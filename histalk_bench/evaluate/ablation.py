@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..common.atomic import atomic_path, write_text_atomic
 from ..common.errors import UserError
 from ..metrics.accumulate import pooled
 
@@ -146,7 +147,7 @@ def run_ablation(data: str, out: str | Path, variants: list[Variant], seeds: int
 def write_tables(rows: list[dict], out: Path, scale: dict, base: dict) -> None:
     """ablation.csv (raw data units) and ablation.md (display units, e.g. LVE x1e-5 on VOCASET)."""
     keys = list(dict.fromkeys(k for row in rows for k in row))
-    with open(out / "ablation.csv", "w", newline="") as handle:
+    with atomic_path(out / "ablation.csv") as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=keys)
         writer.writeheader()
         writer.writerows(rows)
@@ -165,7 +166,7 @@ def write_tables(rows: list[dict], out: Path, scale: dict, base: dict) -> None:
 
         lines.append(f"| {row['variant']} | {row['units']} | {row['lve_mean'] * lve_s:.4f} ± {row['lve_std'] * lve_s:.4f} | "
                      f"{delta('lve', lve_s)} | {row['fdd_mean'] * fdd_s:.4f} ± {row['fdd_std'] * fdd_s:.4f} | {delta('fdd', fdd_s)} |")
-    (out / "ablation.md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(out / "ablation.md", "\n".join(lines) + "\n")
 
 
 def plot_ablation(rows: list[dict], scores: dict[str, list[dict]], path: Path) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..common.atomic import atomic_path, write_text_atomic
 from ..common.errors import UserError
 from ..metrics import all_specs
 from ..metrics.bootstrap import paired_test
@@ -198,7 +199,8 @@ def write_leaderboard(scores: list[dict], out_dir: str | Path, phonetic: bool = 
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = leaderboard_rows(scores)
     csv_path = out_dir / "leaderboard.csv"
-    pd.DataFrame(rows).to_csv(csv_path, index=False)
+    with atomic_path(csv_path) as temporary:
+        pd.DataFrame(rows).to_csv(temporary, index=False)
 
     scale = scores[0]["display_scale"]
     better = scores[0]["higher_is_better"]
@@ -230,7 +232,7 @@ def write_leaderboard(scores: list[dict], out_dir: str | Path, phonetic: bool = 
     if notes:
         lines += [""] + notes
     md_path = out_dir / "leaderboard.md"
-    md_path.write_text("\n".join(lines) + "\n")
+    write_text_atomic(md_path, "\n".join(lines) + "\n")
     return csv_path, md_path
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..common.atomic import atomic_path
 from .leaderboard import _exponent, leaderboard_rows, metric_order
 
 
@@ -26,7 +27,8 @@ def _save(fig, out: Path, rect=None) -> Path:
         fig.tight_layout()
     else:
         fig.tight_layout(rect=rect)
-    fig.savefig(out, dpi=110)
+    with atomic_path(out) as temporary:
+        fig.savefig(temporary, dpi=110, format=Path(out).suffix.lstrip(".") or "png")
     plt.close(fig)
     return out
 

@@ -34,7 +34,7 @@ from typing import Callable, Protocol
 import numpy as np
 import torch
 
-from ..common.atomic import atomic_path
+from ..common.atomic import atomic_path, write_text_atomic
 from ..common.errors import UserError
 from ..common.progress import Progress
 
@@ -242,10 +242,10 @@ class _EpochTimer:
 def _start_run_folder(task: TrainTask, options: TrainOptions, out_dir: Path, history: list) -> None:
     """history.jsonl restarts, or continues from the resumed checkpoint's epochs; config.json.
     timings.jsonl (wall seconds and peak GPU memory per epoch) restarts with a fresh run."""
-    (out_dir / "history.jsonl").write_text("".join(json.dumps(record) + "\n" for record in history))
+    write_text_atomic(out_dir / "history.jsonl", "".join(json.dumps(record) + "\n" for record in history))
     if not history:
         (out_dir / "timings.jsonl").unlink(missing_ok=True)
-    (out_dir / "config.json").write_text(json.dumps({"task": task.run_config(), "train": asdict(options)}, indent=1, default=str))
+    write_text_atomic(out_dir / "config.json", json.dumps({"task": task.run_config(), "train": asdict(options)}, indent=1, default=str))
 
 
 def fit(task: TrainTask, train_set, val_set, out_dir: str | os.PathLike, options: TrainOptions,

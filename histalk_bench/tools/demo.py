@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..common.atomic import write_text_atomic
+
 logger = logging.getLogger(__name__)
 
 
@@ -96,5 +98,5 @@ def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = 
     start = _stage("comparing models on the test split")
     leaderboard = run_compare(list(options.models), cache_path, "test", out, runs=runs, force=True)
     timings["compare_s"] = time.perf_counter() - start
-    (out / "demo_timings.json").write_text(json.dumps(timings, indent=2))
+    write_text_atomic(out / "demo_timings.json", json.dumps(timings, indent=2))
     return Path(leaderboard)
