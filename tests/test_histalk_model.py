@@ -299,8 +299,10 @@ def test_resume_continues_and_checkpoints_load_weights_only(vocaset_cache, tmp_p
     assert epochs == [0, 1, 2, 3]
     state = load_checkpoint(tmp_path / "run" / "last.pt")
     assert state["epoch"] == 3 and "optimizer" in state
-    with pytest.raises(pickle.UnpicklingError):
-        _unsafe_payload(tmp_path)  # a checkpoint holding code is refused
+    from histalk_bench.common.errors import UserError
+
+    with pytest.raises(UserError, match="not a readable checkpoint .UnpicklingError"):
+        _unsafe_payload(tmp_path)  # a checkpoint holding code is refused (one line, not a traceback)
 
 
 def _unsafe_payload(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import OUTPUT_FOLDER
+from .options import OUTPUT_FOLDER, refuse_unused
 
 
 @click.command("align")
@@ -25,6 +25,8 @@ def align(audio, transcript, transcript_file, aligner, mfa_bin, out):
     from ..align.files import align_files
     from ..common.errors import UserError
 
+    if aligner == "pocketsphinx":
+        refuse_unused("with --aligner mfa or auto", mfa_bin=mfa_bin)
     if transcript is not None and transcript_file is not None:
         raise UserError("give --transcript or --transcript-file, not both")
     if transcript_file is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import OUTPUT_FILE, POSITIVE_INT
+from .options import OUTPUT_FILE, POSITIVE_INT, refuse_unused
 
 
 @click.command("align-report")
@@ -32,6 +32,8 @@ def align_report(hypothesis, reference, tier_source, split, limit, mfa_bin, json
 
     from ..align.report import align_report as run_report
 
+    if tier_source not in ("mfa", "auto"):
+        refuse_unused("with --tier-source mfa or auto", mfa_bin=mfa_bin)
     options = {"mfa_bin": mfa_bin} if mfa_bin else {}
     report = run_report(hypothesis, reference=reference, tier_source=tier_source, split=split, limit=limit, **options)
     for line in report.lines():

@@ -107,6 +107,60 @@ class Device(click.ParamType):
 DEVICE = Device()
 
 
+# --set KEY=VALUE goes through the same checks as the options of the same meaning
+SET_TYPES = {"epochs": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE_FLOAT, "save_every": POSITIVE_INT,
+             "max_frames": POSITIVE_INT, "patience": NON_NEGATIVE_INT, "num_workers": NON_NEGATIVE_INT,
+             "device": DEVICE}
+
+
+def _json_or_text(text: str):
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_set(items) -> dict:
+    """``--set KEY=VALUE`` items -> {key: value} (JSON when it parses, dashes in keys -> '_'), each
+    value of a known option checked by that option's type (a bad one fails as '--set')."""
+    from ..common.errors import UserError
+
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set expects KEY=VALUE, got '{item}'")
+        key = key.strip().replace("-", "_")
+        options[key] = _json_or_text(value)
+        if key in SET_TYPES and options[key] is not None:
+            try:
+                options[key] = SET_TYPES[key].convert(options[key], None, None)
+            except click.BadParameter as exc:
+                raise click.BadParameter(f"{key}: {exc.message}", param_hint="'--set'") from None
+    return options
+
+
+def explicit(ctx: click.Context, *names: str) -> dict:
+    """{name: value} of the parameters among ``names`` given on the command line (not defaults)."""
+    from click.core import ParameterSource
+
+    return {name: ctx.params[name] for name in names
+            if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)}
+
+
+def refuse_unused(condition: str, /, **given) -> None:
+    """UserError when an option that only acts ``condition`` (e.g. 'with --audio') was given:
+    ``given`` maps option names (underscores for dashes) to values; None/False/() mean not given."""
+    from ..common.errors import UserError
+
+    named = [f"--{name.replace('_', '-')}" for name, value in given.items() if value not in (None, False, ())]
+    if named:
+        raise UserError(f"{' and '.join(named)} only {'act' if len(named) > 1 else 'acts'} {condition}; "
+                        f"drop {'them' if len(named) > 1 else 'it'}")
+
+
 threads_option = click.option(
     "--threads", type=POSITIVE_INT, default=None,
     help="torch CPU threads (default: OMP_NUM_THREADS, else the CPUs this process may use).")

@@ -2,7 +2,14 @@
 
 import click
 
-from .options import DEVICE, OUTPUT_FILE, check_inputs, threads_option
+from .options import (
+    DEVICE,
+    OUTPUT_FILE,
+    check_inputs,
+    explicit,
+    refuse_unused,
+    threads_option,
+)
 
 
 @click.command("predict")
@@ -47,9 +54,14 @@ def predict(model, run_dir, checkpoint, data, split, audio, template, condition,
         transcript = Path(transcript_file).read_text(encoding="utf-8")
     if transcript is not None and not audio:
         raise UserError("--transcript goes with --audio (cached sequences use the cache's tiers)")
+    ctx = click.get_current_context()
+    if not audio:
+        refuse_unused("with --audio (a split uses the cache's templates, speakers and features)",
+                      **explicit(ctx, "template", "condition", "backbone", "aligner"))
+    elif transcript is None:
+        refuse_unused("with --transcript", **explicit(ctx, "aligner"))
     if audio:
-        if frames == "gt":
-            raise UserError("--frames gt needs a split (new audio has no ground truth)")
+        refuse_unused("on a split (new audio has no ground truth: its frame count comes from the audio)", frames=frames)
         from ..predict.audio import predict_audio
 
         paths, result = predict_audio(model, audio, template, out, data=data, run_dir=run_dir, checkpoint=checkpoint,

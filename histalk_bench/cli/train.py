@@ -2,21 +2,15 @@
 
 import click
 
-from .options import DEVICE, NON_NEGATIVE_INT, OUTPUT_FOLDER, POSITIVE_FLOAT, POSITIVE_INT, check_inputs, threads_option
-
-# --set KEY=VALUE goes through the same checks as the options of the same meaning
-SET_TYPES = {"epochs": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE_FLOAT, "save_every": POSITIVE_INT,
-             "max_frames": POSITIVE_INT, "patience": NON_NEGATIVE_INT, "num_workers": NON_NEGATIVE_INT,
-             "device": DEVICE}
-
-
-def _parse_value(text: str):
-    import json
-
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
+from .options import (
+    DEVICE,
+    OUTPUT_FOLDER,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    check_inputs,
+    parse_set,
+    threads_option,
+)
 
 
 @click.command("train")
@@ -52,9 +46,7 @@ def train(model, data, out, epochs, batch_size, lr, seed, device, features, unit
     from ..common.threads import configure_threads
 
     check_inputs(data=data)
-    for item in overrides:
-        if "=" not in item:
-            raise UserError(f"--set expects KEY=VALUE, got '{item}'")
+    set_options = parse_set(overrides)
     configure_threads(threads)
     from ..models.base import model_entry
     from ..predict.audio import record_training_cache
@@ -67,17 +59,7 @@ def train(model, data, out, epochs, batch_size, lr, seed, device, features, unit
                        ("wav2vec2_model", wav2vec2_model), ("allow_download", allow_download or None)):
         if value is not None:
             options[key] = value
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--set expects KEY=VALUE, got '{item}'")
-        key = key.strip().replace("-", "_")
-        options[key] = _parse_value(value)
-        if key in SET_TYPES and options[key] is not None:
-            try:
-                options[key] = SET_TYPES[key].convert(options[key], None, None)
-            except click.BadParameter as exc:
-                raise click.BadParameter(f"{key}: {exc.message}", param_hint="'--set'") from None
+    options.update(set_options)
     from ..models.provenance import training_run
 
     with training_run(out, data, resume):

@@ -12,6 +12,7 @@ import csv
 import json
 import logging
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,8 @@ def parse_variants(spec: str) -> list[Variant]:
     """``default,levels=frame+word,use_cmg=false`` -> variants (the default always first).
     A value is JSON when it parses (false, 3, [1,2]); list options take '+'-separated names."""
     variants = [Variant("default")]
+    if not any(p.strip() for p in spec.split(",")):
+        raise UserError("--variants names no variant (e.g. --variants default,use_cmg=false)")
     for part in (p.strip() for p in spec.split(",")):
         if not part or part == "default":
             continue
@@ -63,6 +66,27 @@ def _value(key: str, text: str):
     if key in LIST_OPTIONS and isinstance(value, str):
         value = [v for v in value.split("+") if v]
     return value
+
+
+def check_variants(data: str, variants: list[Variant], base: dict) -> None:
+    """Before any training: every variant's options known and valid, and the features it trains on
+    in the cache (or computable), so a bad variant fails at once with nothing written."""
+    from ..cache import Cache
+    from ..models.histalk.train import _split_options, feature_source
+
+    with Cache(data) as cache:
+        refs = cache.sequences("train")
+        if not refs:
+            raise UserError("no training sequences (split 'train')", data)
+        for variant in variants:
+            options = {**base, **variant.options, "seed": 0, "resume": False}
+            wav2vec2_model = options.pop("wav2vec2_model", None)
+            feature = options.pop("features", None) or options.get("feature") or "wav2vec2"
+            try:
+                _split_options(options)
+            except UserError as exc:
+                raise UserError(f"variant '{variant.label}': {exc}") from None
+            feature_source(cache, refs[0], feature, wav2vec2_model)
 
 
 def run_variant(data: str, variant: Variant, seed: int, run_dir: Path, base: dict) -> dict:
@@ -130,6 +154,21 @@ def summarise(variants: list[Variant], scores: dict[str, list[dict]]) -> list[di
 def run_ablation(data: str, out: str | Path, variants: list[Variant], seeds: int, base: dict) -> list[dict]:
     """Every variant x seed, then ablation.csv/.md/.png in ``out``; returns the table rows."""
     out = Path(out)
+    existed = out.exists()
+    try:
+        scores = _run_all(data, out, variants, seeds, base)
+    except BaseException:
+        if not existed and not any(out.rglob("last.pt")):  # nothing finished: leave nothing behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    rows = summarise(variants, scores)
+    write_tables(rows, out, scores["default"][0].get("display_scale", {}), base)
+    plot_ablation(rows, scores, out / "ablation.png")
+    return rows
+
+
+def _run_all(data: str, out: Path, variants: list[Variant], seeds: int, base: dict) -> dict[str, list[dict]]:
+    """Scores of every variant x seed, by variant label."""
     scores: dict[str, list[dict]] = {}
     for variant in variants:
         for seed in range(seeds):
@@ -138,10 +177,7 @@ def run_ablation(data: str, out: str | Path, variants: list[Variant], seeds: int
             summary_path = run_dir / "summary.json"
             result["run_summary"] = json.loads(summary_path.read_text()) if summary_path.exists() else {}
             scores.setdefault(variant.label, []).append(result)
-    rows = summarise(variants, scores)
-    write_tables(rows, out, scores["default"][0].get("display_scale", {}), base)
-    plot_ablation(rows, scores, out / "ablation.png")
-    return rows
+    return scores
 
 
 def write_tables(rows: list[dict], out: Path, scale: dict, base: dict) -> None:

@@ -59,6 +59,7 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
     """Predict + evaluate every model; write leaderboard.csv/.md (with the phonetic table) and plots.
     Returns the CSV path."""
     from .scores import evaluate
+    from ..predict.split import split_refs
     from ..predict.store import PredictionReader
     from .leaderboard import leaderboard_rows, write_leaderboard
     from .plots import plot_lip_opening, plot_metric_bars, plot_per_subject_lve, plot_phonetic
@@ -67,6 +68,10 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
     runs = dict(runs or {})
     models = list(dict.fromkeys(models))  # each model once, in the order given
     scores = []
+    with Cache(cache_path) as cache:  # before the lock creates the output folder
+        split_refs(cache, split)
+        for name in models:
+            model_entry(name)
     with lock.exclusive(out_dir, folder=True, what="compare output folder"), Cache(cache_path) as cache:
         for name in models:
             run_dir = runs.get(name)

@@ -93,7 +93,14 @@ def to_device(batch: dict, device: torch.device) -> dict:
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     """A checkpoint saved by this loop (plain tensors and JSON-able values only)."""
-    return torch.load(path, map_location=map_location, weights_only=True)
+    import pickle
+    import zipfile
+
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+        first = " ".join(str(exc).split()).split(". ")[0][:160]
+        raise UserError(f"not a readable checkpoint ({exc.__class__.__name__}: {first})", path) from None
 
 
 def _distributed() -> tuple[bool, int, int]:

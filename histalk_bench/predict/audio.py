@@ -79,6 +79,9 @@ def load_template(spec: str | None, data: str | None, speakers: tuple = ()) -> t
         return np.asarray(mesh.vertices, dtype=np.float32), path.stem, f"template {path.name}"
     from ..cache import Cache
 
+    if data is None:
+        raise UserError(f"--template '{spec}' names a subject of a cache: give --data CACHE.h5, or a .npy/.ply/.obj mesh"
+                        if spec else "no template: give --template MESH (.npy/.ply/.obj) or --data CACHE.h5")
     with Cache(data) as cache:
         subjects = cache.template_subjects()
         if spec:
@@ -133,12 +136,15 @@ def animate_audio(model_name: str, audio: str | os.PathLike, template_spec: str 
         raise UserError(f"model '{model_name}' cannot predict from new audio (it needs a cache)")
     sound = read_audio_16k(audio)
     notes = []
-    if data is None and template_spec is None:
+    if data is None and (template_spec is None or Path(template_spec).suffix not in (".npy", ".ply", ".obj")):
         data = training_cache(run_dir)
         if data:
             notes.append(f"cache {data} (recorded by the run)")
     extra = {"wav2vec2_model": wav2vec2_model} if wav2vec2_model else {}
     predictor = entry.load_audio_predictor(run_dir=run_dir, checkpoint=checkpoint, device=device, **extra)
+    fps = float(getattr(predictor.config, "fps", 30.0) or 30.0)
+    if len(sound) < SAMPLE_RATE / fps:
+        raise UserError(f"the audio lasts {1000 * len(sound) / SAMPLE_RATE:.1f} ms, shorter than one frame at {fps:g} fps", audio)
     speakers = speaker_choices(predictor)
     conditions, note = resolve_conditions(speakers, condition)
     template, name, template_note = load_template(template_spec, data, speakers)
@@ -149,7 +155,7 @@ def animate_audio(model_name: str, audio: str | os.PathLike, template_spec: str 
                         template_spec or data)
     started = time.perf_counter()
     predict = predictor.predict_audio
-    if transcript:
+    if transcript is not None:
         alignment = align_transcript(sound, transcript, aligner)
         predict = unit_predictor(predictor, alignment)
         notes.append(f"units from a forced alignment of the transcript ({len(alignment.words)} words, "

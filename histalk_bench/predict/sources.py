@@ -70,6 +70,8 @@ def load_npy_vertices(path: Path) -> np.ndarray:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise UserError(f"unreadable .npy file ({exc.__class__.__name__}: {exc})", path) from None
+    if array.size == 0:
+        raise UserError(f"no vertices (shape {array.shape})", path)
     if array.ndim == 2 and array.shape[1] % 3 == 0:
         array = array.reshape(array.shape[0], -1, 3)
     return array

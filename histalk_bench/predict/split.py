@@ -38,6 +38,15 @@ def prediction_provenance(model: str, cache: Cache, split: str, *, run_dir=None,
             "cache_fingerprint": cache.provenance()["fingerprint"], "split": split, "options": dict(options or {})}
 
 
+def split_refs(cache, split: str) -> list:
+    """The sequences of ``split``; a UserError naming the splits there when it has none."""
+    refs = cache.sequences(split)
+    if not refs:
+        raise UserError(f"no sequences in split '{split}' (splits here: {', '.join(sorted({r.split for r in cache.sequences()}))})",
+                        cache.path)
+    return refs
+
+
 def predict_split(model: str, cache: Cache, split: str, out: str | os.PathLike, *, run_dir=None, checkpoint=None,
                   device: str = "auto", options: dict | None = None, progress: bool = True) -> tuple[Path, int]:
     """Predict every sequence of ``split`` with registered model ``model``; returns (path, n sequences)."""
@@ -47,10 +56,7 @@ def predict_split(model: str, cache: Cache, split: str, out: str | os.PathLike, 
     if entry.trainable and run_dir is None and checkpoint is None:
         raise UserError(f"model '{model}' needs a trained run: pass --run RUN_DIR "
                         f"(train one with 'histalk-bench train {model} --data CACHE --out runs/{model}')")
-    refs = cache.sequences(split)
-    if not refs:
-        raise UserError(f"no sequences in split '{split}' (splits here: {', '.join(sorted({r.split for r in cache.sequences()}))})",
-                        cache.path)
+    refs = split_refs(cache, split)
     trained_on = check_run_fits(run_dir, cache) if run_dir is not None else None
     predictor = entry.load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device, **(options or {}))
     meta = {**getattr(predictor, "settings", {}),

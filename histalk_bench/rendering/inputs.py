@@ -172,6 +172,8 @@ def load_new_audio(preds: list[Path], *, audio: str | None, faces_spec: str | No
     from ..common.audio import read_audio_16k
 
     panels, notes, rates, recorded = [], [], [], None
+    if condition is not None and all(path.suffix == ".npy" for path in preds):
+        raise UserError("--condition selects a speaker inside predictions .h5; a .npy holds one sequence, drop it")
     for path in preds:
         if path.suffix == ".npy":
             panels.append(npy_panel(path))

@@ -144,6 +144,9 @@ def load_predictor(cache: Cache | None, run_dir=None, checkpoint=None, device: s
     if options:
         raise UserError(f"unknown histalk prediction option(s): {', '.join(sorted(options))}")
     model = load_model(run_dir, checkpoint)
+    if wav2vec2_model and not model.config.feature.startswith("wav2vec2"):
+        raise UserError(f"--wav2vec2-model: this model reads '{model.config.feature}' features, it uses no wav2vec2 "
+                        "weights; drop it")
     if cache is not None and model.config.n_vertices != cache.n_vertices:
         raise UserError(f"the run was trained on {model.config.n_vertices} vertices, the cache has {cache.n_vertices}", cache.path)
     return HiSTalkPredictor(model, resolve_device(device), wav2vec2_model)

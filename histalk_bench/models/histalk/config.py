@@ -78,6 +78,12 @@ class HiSTalkConfig:
             raise ValueError(f"units must be one of {UNIT_SOURCES}")
         if len(self.stage_layers) != 4 or min(self.stage_layers) < 1:
             raise ValueError("stage_layers must be 4 positive layer counts (frame, phone, word, utterance)")
+        sizes = ("d_model", "n_heads", "feature_dim", "se_window", "se_hidden", "s2d_layers", "cmg_layers", "cmg_basis")
+        small = [f"{name}={getattr(self, name)}" for name in sizes if getattr(self, name) < 1]
+        if small:
+            raise ValueError(f"sizes must be >= 1, got {', '.join(small)}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.d_model % self.n_heads:
             raise ValueError("d_model must be a multiple of n_heads")
 
