@@ -249,6 +249,14 @@ def test_prediction_uses_the_final_epoch_unless_the_run_selects_the_best(vocaset
         train(vocaset_cache, tmp_path / "x", select="middle", audio_encoder="tiny")
     with Cache(vocaset_cache) as cache:
         assert load_predictor(cache, run_dir=last, device="cpu").settings["epoch"] == 1
+        # the predictions' provenance digests the file the weights really came from
+        from histalk_bench.cache import file_sha256
+        from histalk_bench.predict.split import prediction_provenance
+
+        for run, used in ((last, "last.pt"), (best, "best.pt")):
+            recorded = prediction_provenance("faceformer", cache, "test", run_dir=run)
+            assert recorded["checkpoint"] == str((run / used).absolute())
+            assert recorded["checkpoint_sha256"] == file_sha256(run / used)
 
 
 def test_run_checkpoint_loads_by_run_dir_and_as_checkpoint(vocaset_cache, tmp_path):

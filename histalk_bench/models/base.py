@@ -53,6 +53,14 @@ class ModelEntry:
                              device: str = "auto", **options) -> AudioPredictor:
         raise UserError(f"model '{self.name}' cannot predict from new audio (it needs a cache)")
 
+    def weights_path(self, run_dir: str | os.PathLike | None = None,
+                     checkpoint: str | os.PathLike | None = None) -> Path | None:
+        """The file whose weights :meth:`load_predictor` uses (its sha256 goes into the predictions'
+        provenance): ``checkpoint``, else ``RUN/best.pt``; None without either."""
+        if checkpoint:
+            return Path(checkpoint)
+        return Path(run_dir) / "best.pt" if run_dir else None
+
     def refuse_options(self, run_dir=None, checkpoint=None, **options) -> None:
         """For models without weights or prediction options: a given one is an error, never ignored."""
         if run_dir or checkpoint:

@@ -32,7 +32,7 @@ def prediction_provenance(model: str, cache: Cache, split: str, *, run_dir=None,
     cache fingerprint, split and options.  ``compare`` reuses a file only when this matches."""
     from ..models.provenance import file_digest
 
-    used = Path(checkpoint) if checkpoint else (Path(run_dir) / "best.pt" if run_dir else None)
+    used = model_entry(model).weights_path(run_dir, checkpoint)
     return {"model": model, "run": str(Path(run_dir).absolute()) if run_dir else None,
             "checkpoint": str(used.absolute()) if used else None, "checkpoint_sha256": file_digest(used),
             "cache_fingerprint": cache.provenance()["fingerprint"], "split": split, "options": dict(options or {})}

@@ -206,6 +206,17 @@ class FaceFormerPredictor:
         return template[None] + self.motion(audio_16k, None, [speakers.index(condition) if condition else 0])[0]
 
 
+def run_selection(run_dir: str | os.PathLike) -> str:
+    """A run's ``select`` ('last' or 'best'): from RUN/config.json, else from the config inside RUN/best.pt."""
+    config_file = Path(run_dir) / "config.json"
+    try:
+        task = json.loads(config_file.read_text())["task"]
+    except (OSError, ValueError, KeyError):
+        saved = read_saved(Path(run_dir) / "best.pt")
+        task = json.loads(saved["config"]) if isinstance(saved.get("config"), str) else {}
+    return FaceFormerConfig.from_dict(task.get("faceformer", {})).select
+
+
 def _run_state(saved: dict, path: Path, run_dir) -> tuple[FaceFormerConfig, dict, dict]:
     """Config, weights and their source from one of our checkpoints; a run trained with
     ``select='last'`` gives the final epoch's weights (RUN/last.pt), as the official test() uses."""
@@ -277,6 +288,12 @@ class FaceFormerEntry(ModelEntry):
 
     def load_predictor(self, cache, run_dir=None, checkpoint=None, device="auto", **options) -> FaceFormerPredictor:
         return load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device, **options)
+
+    def weights_path(self, run_dir=None, checkpoint=None) -> Path | None:
+        """RUN/last.pt for a run trained with ``select='last'`` (the default), as :func:`load_model`."""
+        if checkpoint or run_dir is None:
+            return super().weights_path(run_dir, checkpoint)
+        return Path(run_dir) / ("last.pt" if run_selection(run_dir) == "last" else "best.pt")
 
     def load_audio_predictor(self, run_dir=None, checkpoint=None, device="auto", **options) -> FaceFormerPredictor:
         """Frames from the audio, as the official ``predict``; progress per frame."""
