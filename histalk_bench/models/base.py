@@ -77,6 +77,16 @@ class ModelEntry:
         return type(self).load_audio_predictor is not ModelEntry.load_audio_predictor
 
 
+def condition_index(speakers: tuple[str, ...], condition: str | None) -> int:
+    """Index of speaker ``condition`` in the training speakers (the first when None; -1 when the
+    model has no speaker conditions); an unknown name is a UserError listing the choices."""
+    if condition is not None and condition not in speakers:
+        raise UserError(f"unknown condition '{condition}' (training speakers: {', '.join(speakers) or 'none'})")
+    if not speakers:
+        return -1
+    return speakers.index(condition) if condition else 0
+
+
 def check_model_entry(target, name: str) -> ModelEntry:
     """The registry's contract check: an instance of a :class:`ModelEntry` subclass that implements
     ``load_predictor`` and has a name and a description (a class is instantiated)."""

@@ -14,7 +14,7 @@ from ...cache import Cache, SequenceRef
 from ...common.errors import UserError
 from ...common.progress import Progress
 from ...features.wav2vec2 import normalise
-from ..base import ModelEntry
+from ..base import ModelEntry, condition_index
 from ..training import TrainOptions, fit, resolve_device
 from .checkpoint import config_from_official, read_saved, rename_weight_norm
 from .model import FaceFormer, FaceFormerConfig
@@ -200,10 +200,8 @@ class FaceFormerPredictor:
         return {name: template[None] + motion[i] for i, name in enumerate(speakers)}
 
     def predict_audio(self, audio_16k: np.ndarray, template: np.ndarray, condition: str | None = None) -> np.ndarray:
-        speakers = self.config.speakers
-        if condition is not None and condition not in speakers:
-            raise UserError(f"unknown condition '{condition}' (training speakers: {', '.join(speakers)})")
-        return template[None] + self.motion(audio_16k, None, [speakers.index(condition) if condition else 0])[0]
+        speaker = condition_index(self.config.speakers, condition)
+        return template[None] + self.motion(audio_16k, None, [speaker])[0]
 
 
 def run_selection(run_dir: str | os.PathLike) -> str:

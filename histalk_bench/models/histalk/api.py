@@ -12,7 +12,7 @@ import torch
 from ...cache import Cache, SequenceRef
 from ...common.constants import SAMPLE_RATE
 from ...common.errors import UserError
-from ..base import ModelEntry
+from ..base import ModelEntry, condition_index
 from ..data import DataSpec, as_layers, collate, load_item, model_inputs
 from ..training import load_checkpoint
 from .config import ARCHITECTURE, HiSTalkConfig
@@ -97,10 +97,7 @@ class HiSTalkPredictor:
         units = "aligned" if alignment is not None else "statistical"
         item = {**model_inputs(features, rate, self.config.feature, n_frames, self.config.fps, units, phones, words),
                 "key": "audio"}
-        speakers = self.config.speakers if self.config.use_style else ()
-        if condition is not None and condition not in speakers:
-            raise UserError(f"unknown condition '{condition}' (training speakers: {', '.join(speakers) or 'none'})")
-        speaker = speakers.index(condition) if condition else (0 if speakers else -1)
+        speaker = condition_index(self.config.speakers if self.config.use_style else (), condition)
         return (template[None] + self.predict_motion(item, speaker)).astype(np.float32)
 
     def predict(self, cache: Cache, ref: SequenceRef) -> dict:
