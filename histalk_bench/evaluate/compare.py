@@ -39,12 +39,10 @@ def reuse_problem(target: Path, wanted: dict, cache: Cache, split: str) -> str |
 def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir: Path | None, force: bool) -> Path:
     """``out_dir/<name>/predictions.h5``: reused only when complete and made from the same run,
     checkpoint, cache, split and options (unless ``force``); otherwise predicted again."""
-    from ..predict.split import prediction_provenance, predict_split
+    from ..predict.split import prediction_provenance, predict_split, require_weights
 
     target = out_dir / name / "predictions.h5"
-    if model_entry(name).trainable and run_dir is None:
-        raise UserError(f"model '{name}' needs a trained run: pass --run {name}=RUN_DIR "
-                        f"(train one with 'histalk-bench train {name} --data CACHE --out runs/{name}')")
+    require_weights(name, run_dir, run_option=f"--run {name}=RUN_DIR")
     if target.exists() and not force:
         problem = reuse_problem(target, prediction_provenance(name, cache, split, run_dir=run_dir), cache, split)
         if problem is None:

@@ -38,6 +38,13 @@ def prediction_provenance(model: str, cache: Cache, split: str, *, run_dir=None,
             "cache_fingerprint": cache.provenance()["fingerprint"], "split": split, "options": dict(options or {})}
 
 
+def require_weights(model: str, run_dir=None, checkpoint=None, run_option: str = "--run RUN_DIR") -> None:
+    """A trainable model predicts only from a run or a checkpoint: a UserError saying how to get one."""
+    if model_entry(model).trainable and run_dir is None and checkpoint is None:
+        raise UserError(f"model '{model}' needs a trained run: pass {run_option} "
+                        f"(train one with 'histalk-bench train {model} --data CACHE --out runs/{model}')")
+
+
 def split_refs(cache, split: str) -> list:
     """The sequences of ``split``; a UserError naming the splits there when it has none."""
     refs = cache.sequences(split)
@@ -53,9 +60,7 @@ def predict_split(model: str, cache: Cache, split: str, out: str | os.PathLike, 
     from ..models.provenance import check_run_fits
 
     entry = model_entry(model)
-    if entry.trainable and run_dir is None and checkpoint is None:
-        raise UserError(f"model '{model}' needs a trained run: pass --run RUN_DIR "
-                        f"(train one with 'histalk-bench train {model} --data CACHE --out runs/{model}')")
+    require_weights(model, run_dir, checkpoint)
     refs = split_refs(cache, split)
     trained_on = check_run_fits(run_dir, cache) if run_dir is not None else None
     predictor = entry.load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device, **(options or {}))
