@@ -12,7 +12,7 @@ from ..common.errors import UserError
 from ..common.safe_pickle import load_pickle
 from .landmarks import LandmarkMap, from_vertex_ids, load_landmark_map
 from .regions import Region, load_regions, read_index_file
-from ..cache import file_sha256
+from ..common.digest import file_sha256
 
 
 def require(path: Path, what: str) -> Path:

@@ -60,7 +60,7 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
     from ..predict.split import split_refs
     from ..predict.store import PredictionReader
     from .leaderboard import leaderboard_rows, write_leaderboard
-    from .plots import plot_lip_opening, plot_metric_bars, plot_per_subject_lve, plot_phonetic
+    from .plots import plot_lip_opening, write_score_plots
 
     out_dir = Path(out_dir)
     runs = dict(runs or {})
@@ -81,10 +81,7 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
                                    out=out_dir / name / "scores.json", model=name))
         csv_path, _ = write_leaderboard(scores, out_dir, phonetic=True)
         plots = out_dir / "plots"
-        plots.mkdir(exist_ok=True)
-        plot_metric_bars(scores, plots / "metrics.png")
-        plot_per_subject_lve(scores, plots / "lve_per_subject.png")
-        plot_phonetic(scores, plots)
+        write_score_plots(scores, plots, phonetic=True)
         readers = {name: PredictionReader(out_dir / name / "predictions.h5") for name in models}
         try:
             order = [row["model"] for row in leaderboard_rows(scores)]

@@ -19,6 +19,7 @@ from ..metrics import METRICS, all_specs, display_scale
 from ..metrics.accumulate import MetricAccumulator, as_reported
 from ..metrics.bootstrap import confidence_intervals
 from ..metrics.mouth import mouth_points
+from ..metrics.spec import FRAMES
 from ..predict.sources import open_predictions
 
 
@@ -156,7 +157,7 @@ def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, al
             "dataset": cache.dataset,
             "split": split,
             "n_sequences": len(accumulator.rows),
-            "n_frames": int(sum(r["frames"] for r in accumulator.rows)),
+            "n_frames": int(sum(r[FRAMES] for r in accumulator.rows)),
             "missing_sequences": missing,
             "unmatched_files": getattr(source, "unmatched", []),
             **_metric_fields(accumulator, cache.dataset, seed),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import all_specs
-from .spec import EvalContext, SequenceView
+from .spec import FRAMES, EvalContext, SequenceView, compute_statistics
 
 
 def pooled(stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -43,12 +43,8 @@ class MetricAccumulator:
         return self.context.lrp_threshold
 
     def statistics(self, pred: np.ndarray, gt: np.ndarray, template: np.ndarray, phones=None) -> dict:
-        """Sufficient statistics of every registered metric for one prediction."""
-        view = SequenceView(pred, gt, template, self.context, phones)
-        stats: dict = {}
-        for spec in self.specs:
-            stats.update(spec.compute(view))
-        return stats
+        """Sufficient statistics of every registered metric for one prediction (and ``frames``)."""
+        return compute_statistics(self.specs, SequenceView(pred, gt, template, self.context, phones))
 
     def update(self, subject: str, sentence: str, predictions: dict, gt: np.ndarray, template: np.ndarray,
                phones: list | None = None) -> dict:
@@ -75,7 +71,7 @@ class MetricAccumulator:
         out = []
         for (subject, sentence), row in zip(self.keys, self.rows):
             single = pooled({k: np.asarray(v)[None] for k, v in row.items() if k != "n_conditions"})
-            out.append({"subject": subject, "sentence": sentence, "frames": int(row["frames"]),
+            out.append({"subject": subject, "sentence": sentence, FRAMES: int(row[FRAMES]),
                         "n_conditions": int(row["n_conditions"]), **{k: as_reported(v) for k, v in single.items()}})
         return out
 
