@@ -3,7 +3,6 @@ helpers shared by :mod:`.read` and :mod:`.write` (the only code that knows the H
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .lipsync import MAX_LAG_S
 from .spec import MetricSpec, SequenceView, ratio
-from .visemes import CLASSES, VISEME_VERSION, phone_frames, label_classes
+from .visemes import ARPABET_CLASSES, CLASSES, VISEME_VERSION, label_classes, phone_frames
 
 # A bilabial phone counts as closed when the predicted opening comes within this fraction of the
 # ground truth's opening range (max - min over the sequence) of the ground truth's minimum
@@ -80,3 +81,11 @@ CLOSURE = MetricSpec(
     statistics=("bilabial_phones", "closure_hits"), compute=_closure_stats,
     pool=lambda s: 100.0 * ratio(s["closure_hits"].sum(axis=-1), s["bilabial_phones"].sum(axis=-1)),
     table="phonetic", order=300)
+
+
+def phonetic_parameters() -> dict:
+    """How the phonetic metrics are computed (recorded in scores.json): viseme classes and version,
+    the closure tolerance and the largest lip-sync lag."""
+    return {"viseme_classes": {**{k: list(v) for k, v in ARPABET_CLASSES.items()}, "other": "every other phone"},
+            "viseme_version": VISEME_VERSION, "closure_tolerance": CLOSURE_TOLERANCE,
+            "max_lag_ms": MAX_LAG_S * 1000.0}
