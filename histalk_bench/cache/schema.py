@@ -3,6 +3,8 @@ helpers shared by :mod:`.read` and :mod:`.write` (the only code that knows the H
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -10,7 +12,9 @@ from typing import Iterable
 import h5py
 import numpy as np
 
-from ..common.constants import SAMPLE_RATE as AUDIO_RATE  # re-exported: the cache stores the toolkit's one rate
+from ..common.constants import (
+    SAMPLE_RATE as AUDIO_RATE,  # re-exported: the cache stores the toolkit's one rate
+)
 from ..common.constants import Interval
 from ..common.errors import UserError
 
@@ -121,9 +125,6 @@ def _write_sequence_group(parent: h5py.Group, seq: SequenceData) -> None:
 
 def sequence_digest(seq: SequenceData) -> str:
     """sha256 of a sequence's content (arrays as float32 bytes, tiers, split, transcript)."""
-    import hashlib
-    import json
-
     digest = hashlib.sha256()
 
     def add(name: str, array) -> None:

@@ -10,6 +10,16 @@ from ..cache import Cache
 from ..common import lock
 from ..common.errors import UserError
 from ..models.base import model_entry
+from ..predict.split import (
+    predict_split,
+    prediction_provenance,
+    require_weights,
+    split_refs,
+)
+from ..predict.store import PredictionReader
+from .leaderboard import leaderboard_rows, write_leaderboard
+from .plots import plot_lip_opening, write_score_plots
+from .scores import evaluate
 
 logger = logging.getLogger(__name__)
 
@@ -19,8 +29,6 @@ REUSED_KEYS = ("model", "run", "checkpoint_sha256", "cache_fingerprint", "split"
 
 def reuse_problem(target: Path, wanted: dict, cache: Cache, split: str) -> str | None:
     """Why stored predictions cannot stand for what would be made now (None: they can)."""
-    from ..predict.store import PredictionReader
-
     try:
         with PredictionReader(target) as reader:
             attrs, keys = reader.attrs, set(reader.keys())
@@ -39,8 +47,6 @@ def reuse_problem(target: Path, wanted: dict, cache: Cache, split: str) -> str |
 def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir: Path | None, force: bool) -> Path:
     """``out_dir/<name>/predictions.h5``: reused only when complete and made from the same run,
     checkpoint, cache, split and options (unless ``force``); otherwise predicted again."""
-    from ..predict.split import prediction_provenance, predict_split, require_weights
-
     target = out_dir / name / "predictions.h5"
     require_weights(name, run_dir, run_option=f"--run {name}=RUN_DIR")
     if target.exists() and not force:
@@ -56,12 +62,6 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
                 runs: dict[str, str | Path] | None = None, force: bool = False, lrp_threshold: float | None = None) -> Path:
     """Predict + evaluate every model; write leaderboard.csv/.md (with the phonetic table) and plots.
     Returns the CSV path."""
-    from .scores import evaluate
-    from ..predict.split import split_refs
-    from ..predict.store import PredictionReader
-    from .leaderboard import leaderboard_rows, write_leaderboard
-    from .plots import plot_lip_opening, write_score_plots
-
     out_dir = Path(out_dir)
     runs = dict(runs or {})
     models = list(dict.fromkeys(models))  # each model once, in the order given

@@ -17,17 +17,17 @@ from .table import display_factor, leaderboard_rows, metric_order, scale_notatio
 
 
 def _pyplot():
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 (lazy: matplotlib: 0.1-0.4 s)
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (lazy: matplotlib: 0.1-0.4 s)
 
     return plt
 
 
 def _save(fig, out: Path, rect=None) -> Path:
     """Lay out, write at 110 dpi and free the figure."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (lazy: matplotlib: 0.1-0.4 s)
 
     if rect is None:
         fig.tight_layout()

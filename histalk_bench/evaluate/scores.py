@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import time
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -111,9 +113,6 @@ def ground_truth(cache: Cache, ref) -> np.ndarray:
 
 def run_environment() -> dict:
     """python, numpy and torch versions (torch read from package metadata, not imported)."""
-    import platform
-    from importlib import metadata
-
     try:
         torch_version = metadata.version("torch")
     except metadata.PackageNotFoundError:
