@@ -12,17 +12,8 @@ import numpy as np
 
 from ..common.errors import UserError
 from .fingerprint import cache_provenance
-from .schema import (
-    SCHEMA_VERSION,
-    Interval,
-    SequenceData,
-    SequenceRef,
-    _array_to_tier,
-    _attr,
-    _open_h5,
-    _read_sequence_group,
-    read_checked,
-)
+from .schema import (SCHEMA_VERSION, Interval, SequenceData, SequenceRef, _array_to_tier, _attr, _open_h5,
+                     _read_sequence_group, read_checked)
 
 
 class Cache:

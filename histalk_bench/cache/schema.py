@@ -12,9 +12,7 @@ from typing import Iterable
 import h5py
 import numpy as np
 
-from ..common.constants import (
-    SAMPLE_RATE as AUDIO_RATE,  # re-exported: the cache stores the toolkit's one rate
-)
+from ..common.constants import SAMPLE_RATE as AUDIO_RATE  # re-exported: the cache stores the toolkit's one rate
 from ..common.constants import Interval
 from ..common.errors import UserError
 

@@ -34,8 +34,11 @@ def evaluate(pred, data, split, out, allow_missing, lrp_threshold, seed):
         click.echo(f"  note: {note}")
     if not interval_reliable(scores["n_sequences"]):
         click.echo(f"  intervals are unreliable: fewer than {MIN_SEQUENCES} sequences to resample")
-    click.echo(f"  LRP: threshold {scores['lrp']['threshold']:g} data units, version {scores['metric_versions']['lrp']}; "
-               "NOT comparable with published LRP numbers")
+    for info in scores["metric_info"].values():  # each spec's own caveat (e.g. LRP's comparability)
+        if info.get("note"):
+            click.echo(f"  note: {info['note']}")
+    click.echo(f"  options: lrp_threshold {scores['options']['lrp_threshold']:g} data units, "
+               f"bootstrap seed {scores['options']['bootstrap_seed']}")
     regions = ", ".join(f"{k} {v['sha256'][:12]} ({v['n']} ids)" for k, v in scores["regions"].items())
     click.echo(f"  regions: {regions}")
     if out:

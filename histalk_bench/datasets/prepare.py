@@ -13,6 +13,7 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +27,7 @@ from ..common.errors import UserError
 from ..common.progress import progress_bar
 from ..features.base import check_outputs
 from ..features.factory import make_extractors
-from ..metrics.mouth import (
-    PAIR_RULE,
-    flame_landmark_offset,
-    mean_template,
-    pairs_digest,
-    select_lip_pairs,
-)
+from ..metrics.mouth import PAIR_RULE, flame_landmark_offset, mean_template, pairs_digest, select_lip_pairs
 from .base import DatasetHeader, ReaderOptions, SourceSequence, dataset_entry
 from .common import select_sources
 from .landmarks import LandmarkMap, check_map, select_by_motion
@@ -316,3 +311,7 @@ def _align(aligner, sequences: list[SequenceData], options: PrepareOptions, summ
         if options.textgrids:
             write_textgrid(Path(options.textgrids) / seq.subject / f"{seq.sentence}.TextGrid", result,
                            len(seq.audio) / SAMPLE_RATE)
+
+
+prepare_vocaset = partial(prepare, "vocaset")  # prepare_vocaset(root, out, **options)
+prepare_biwi = partial(prepare, "biwi")  # prepare_biwi(root, out, **options)

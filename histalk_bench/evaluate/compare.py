@@ -10,12 +10,7 @@ from ..cache import Cache
 from ..common import lock
 from ..common.errors import UserError
 from ..models.base import model_entry
-from ..predict.split import (
-    predict_split,
-    prediction_provenance,
-    require_weights,
-    split_refs,
-)
+from ..predict.split import predict_split, prediction_provenance, require_weights, split_refs
 from ..predict.store import PredictionReader
 from .leaderboard import leaderboard_rows, write_leaderboard
 from .plots import plot_lip_opening, write_score_plots

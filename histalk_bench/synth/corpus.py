@@ -21,15 +21,7 @@ from praatio import textgrid
 from ..common.atomic import discard, ensure_free_space, track, untrack
 from ..common.errors import UserError
 from .face import FaceRig, activations, animate, build_face
-from .levels import (
-    Knobs,
-    Style,
-    draw_style,
-    knobs_record,
-    level_curves,
-    plan_effects,
-    resolve_knobs,
-)
+from .levels import Knobs, Style, draw_style, knobs_record, level_curves, plan_effects, resolve_knobs
 from .sentences import SENTENCES
 from .speech import Utterance, Voice, synthesise_many
 
