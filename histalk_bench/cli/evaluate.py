@@ -23,12 +23,14 @@ def evaluate(pred, data, split, out, allow_missing, lrp_threshold, seed):
     if scores["missing_sequences"]:
         click.echo(f"warning: {len(scores['missing_sequences'])} sequences had no prediction and were not scored", err=True)
     click.echo(f"{scores['model']} on {scores['dataset']}/{split}: {scores['n_sequences']} sequences")
+    titles = {metric: info["title"] for metric, info in scores["metric_info"].items()}  # the specs' titles
+    width = max(map(len, titles.values()))
     for metric, value in scores["metrics"].items():
         if value is None:
-            click.echo(f"  {metric.upper():17s}     absent")
+            click.echo(f"  {titles[metric]:{width}s}     absent")
             continue
         low, high = scores["ci95"][metric] or (float("nan"), float("nan"))
-        click.echo(f"  {metric.upper():17s} {value * scale[metric]:10.4f}  [{low * scale[metric]:.4f}, {high * scale[metric]:.4f}]"
+        click.echo(f"  {titles[metric]:{width}s} {value * scale[metric]:10.4f}  [{low * scale[metric]:.4f}, {high * scale[metric]:.4f}]"
                    f"{scale_notation(scale[metric])}")
     for note in scores.get("phonetic", {}).get("notes", []):
         click.echo(f"  note: {note}")

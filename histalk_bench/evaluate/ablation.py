@@ -24,7 +24,7 @@ from ..metrics import all_specs, primary_spec
 from ..metrics.accumulate import pooled
 from ..metrics.spec import FRAMES
 from .plots import _pyplot, _save
-from .table import metric_notes, scale_notation
+from .table import column_title, metric_notes
 
 log = logging.getLogger(__name__)
 LIST_OPTIONS = ("levels", "stage_layers")
@@ -225,7 +225,7 @@ def write_tables(rows: list[dict], out: Path, scale: dict, base: dict) -> None:
 
     for metric in specs:
         factor = float(scale.get(metric.name, 1.0))
-        lines.append(f"| {metric.title}{scale_notation(factor)} {metric.arrow} | "
+        lines.append(f"| {column_title(metric, factor)} | "
                      + " | ".join(cell(row, metric.name, factor) for row in rows) + " |")
     lines += [""] + metric_notes(specs)
     write_text_atomic(out / "ablation.md", "\n".join(lines) + "\n")

@@ -142,7 +142,7 @@ def phonetic_lines(scores: list[dict]) -> list[str]:
     """The phonetic table (the specs of the 'phonetic' table: their titles, units and descriptions) as Markdown."""
     rows = leaderboard_rows(scores)
     specs = all_specs("phonetic")
-    header = ["model"] + [column_title(scores, metric) for metric in specs]
+    header = ["model"] + [column_title(metric, display_factor(scores, metric)) for metric in specs]
     lines = ["## Phonetic metrics", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         lines.append("| " + " | ".join([row["model"]] + [_cell(row, metric.name, display_factor(scores, metric))
@@ -170,7 +170,7 @@ def write_leaderboard(scores: list[dict], out_dir: str | Path, phonetic: bool = 
         writer.writerows({k: "" if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()} for row in rows)
 
     specs = all_specs("core")
-    header = ["model"] + [column_title(scores, metric) for metric in specs] + ["sequences"]
+    header = ["model"] + [column_title(metric, display_factor(scores, metric)) for metric in specs] + ["sequences"]
     lines = [f"# Leaderboard: {scores[0]['dataset']} / {scores[0]['split']}", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:

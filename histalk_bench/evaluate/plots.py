@@ -13,7 +13,7 @@ import numpy as np
 from ..common.atomic import atomic_path
 from ..metrics import all_specs, primary_spec
 from ..metrics.mouth import mouth_points
-from .table import display_factor, leaderboard_rows, metric_order, scale_notation, spec
+from .table import better, display_factor, leaderboard_rows, metric_order, scale_notation, spec
 
 
 def _pyplot():
@@ -81,9 +81,8 @@ def plot_metric_bars(scores: list[dict], out: Path) -> Path:
             ax.set_xlabel(metric.sign, fontsize=7)
         ax.set_xticks(range(len(rows)), [r["model"] for r in rows], rotation=30 if len(rows) > 2 else 0,
                       ha="right" if len(rows) > 2 else "center")
-        better = "closer to 0" if metric.signed else "higher" if metric.higher_is_better else "lower"
         title = f"|{metric.title}|" if metric.signed else metric.title
-        ax.set_title(f"{title}{scale_notation(scale)}\n{better} is better", fontsize=9)
+        ax.set_title(f"{title}{scale_notation(scale)}\n{better(metric)} is better", fontsize=9)
         ax.axhline(0, color="black", linewidth=0.6)
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", alpha=0.3)
@@ -107,7 +106,7 @@ def plot_per_subject(scores: list[dict], out: Path) -> Path:
     ax.set_xticks(ticks, subjects, rotation=20 if len(subjects) > 3 else 0, ha="right" if len(subjects) > 3 else "center",
                   fontsize=8)
     _style_axes(ax, primary, scale, f"{primary.title} per subject ({scores[0]['dataset']} / {scores[0]['split']}, "
-                                    f"{_better(primary)} is better)")
+                                    f"{better(primary)} is better)")
     ax.legend(fontsize=8, frameon=False)
     return _save(fig, out)
 
@@ -122,10 +121,6 @@ def _grouped_bars(ax, names: list[str], colours: dict, values_of, scale: float) 
         n_groups = len(values)
         ax.bar(np.arange(n_groups) + i * width, values, width, label=name, color=colours[name])
     return np.arange(n_groups) + width * (len(names) - 1) / 2
-
-
-def _better(metric) -> str:
-    return "closer to 0" if metric.signed else "higher" if metric.higher_is_better else "lower"
 
 
 def _style_axes(ax, metric, scale: float, title: str) -> None:
@@ -212,7 +207,7 @@ def plot_breakdown(scores: list[dict], base: str, parts: list, out: Path) -> Pat
     ticks = _grouped_bars(ax, names, colours, lambda name: [by_name[name]["metrics"].get(p.name) for p in parts], scale)
     ax.set_xticks(ticks, [p.title for p in parts], fontsize=9)
     _style_axes(ax, whole, scale, f"{whole.title} by part ({scores[0]['dataset']} / {scores[0]['split']}, "
-                                  f"{_better(whole)} is better)")
+                                  f"{better(whole)} is better)")
     ax.legend(fontsize=8, frameon=False)
     return _save(fig, out)
 
@@ -246,7 +241,7 @@ def plot_per_sequence(scores: list[dict], metric, out: Path) -> Path:
     ax.axhline(0, color="grey", linewidth=0.6)
     ax.set_xticks(range(len(names)), names, rotation=30 if len(names) > 2 else 0, ha="right" if len(names) > 2 else "center")
     ax.set_ylabel(metric.units, fontsize=9)
-    ax.set_title(f"{metric.title}: per sequence (dots), pooled (bar)\n{_better(metric)} is better", fontsize=10)
+    ax.set_title(f"{metric.title}: per sequence (dots), pooled (bar)\n{better(metric)} is better", fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, out)

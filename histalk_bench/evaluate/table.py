@@ -39,9 +39,14 @@ def display_factor(scores: list[dict], metric: MetricSpec) -> float:
     return float(recorded[metric.name]) if metric.name in recorded else metric.scale_for(scores[0]["dataset"])
 
 
-def column_title(scores: list[dict], metric: MetricSpec) -> str:
-    """'title (x1e-5) ↓': the spec's title, display scale and direction."""
-    return f"{metric.title}{scale_notation(display_factor(scores, metric))} {metric.arrow}"
+def column_title(metric: MetricSpec, factor: float) -> str:
+    """'title (x1e-5) ↓': the spec's title, the display factor's notation and the direction."""
+    return f"{metric.title}{scale_notation(factor)} {metric.arrow}"
+
+
+def better(metric: MetricSpec) -> str:
+    """Which values are better, in words: 'closer to 0' (signed), 'higher' or 'lower'."""
+    return "closer to 0" if metric.signed else "higher" if metric.higher_is_better else "lower"
 
 
 def metric_notes(specs) -> list[str]:
