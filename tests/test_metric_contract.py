@@ -115,11 +115,16 @@ def test_a_compute_returning_other_keys_than_declared_is_an_error_naming_the_spe
             accumulator.update("S1", "s1", {None: pred}, gt, np.zeros((N_VERTICES, 3)))
 
 
-def test_specs_are_built_by_keyword_only():
+def test_specs_are_built_by_keyword_only_and_checked_when_registered():
     with pytest.raises(TypeError):
         MetricSpec("x", "1.0", False, "u", "x", "d", ("x_sum",), lambda view: {}, lambda s: 0.0)
     with pytest.raises(UserError, match="names a statistic twice"):
         METRICS.register("toy_metric", make_spec(statistics=("toy_sum", "toy_sum")))
+    with pytest.raises(UserError, match="'n_conditions', the accumulator's own count"):
+        METRICS.register("toy_metric", make_spec(statistics=("n_conditions",)))
+    with pytest.raises(UserError, match="table 'main' is not one of core, phonetic"):
+        METRICS.register("toy_metric", make_spec(table="main"))
+    assert "toy_metric" not in METRICS
 
 
 def test_the_leaderboard_shows_a_specs_title_and_ranks_by_the_primary_signed_metric(tmp_path):

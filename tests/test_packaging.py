@@ -77,6 +77,18 @@ def test_the_lexicon_reads_the_packaged_additions(monkeypatch):
     assert lexicon.pronounce("histalk") == ["HH", "IH", "S", "T", "AO", "K"] and lexicon.sources["histalk"] == "additions"
 
 
+def test_a_lexicon_variable_naming_no_file_is_an_error(monkeypatch, tmp_path):
+    from histalk_bench.align.lexicon import default_additions_paths
+    from histalk_bench.common.errors import UserError
+
+    monkeypatch.setenv("HISTALK_LEXICON", str(tmp_path / "missing.dict"))
+    with pytest.raises(UserError, match=r"HISTALK_LEXICON names no file"):
+        default_additions_paths()
+    (tmp_path / "mine.dict").write_text("zorblax Z AO R B L AE K S\n")
+    monkeypatch.setenv("HISTALK_LEXICON", str(tmp_path / "mine.dict"))
+    assert [str(p) for p in default_additions_paths()][1] == str(tmp_path / "mine.dict")
+
+
 @pytest.mark.slow
 def test_a_built_wheel_holds_every_file_the_code_reads(tmp_path):
     """Build the wheel offline from a copy of the sources (the checkout stays clean), then run the

@@ -29,6 +29,7 @@ from .functional import check_ids, squared_error, truncate
 from .visemes import frame_classes
 
 FRAMES = "frames"  # the one statistic every sequence has: its scored frame count (supplied, never declared)
+N_CONDITIONS = "n_conditions"  # the accumulator's per-sequence count of scored conditions (not a statistic)
 TABLES = ("core", "phonetic")
 
 
@@ -107,6 +108,9 @@ def check_spec(target, name: str) -> "MetricSpec":
     if FRAMES in statistics:
         raise UserError(f"metric '{name}' declares the statistic '{FRAMES}', which the evaluator supplies to every "
                         "metric (each sequence's scored frame count): read it in pool, do not compute it")
+    if N_CONDITIONS in statistics:
+        raise UserError(f"metric '{name}' declares the statistic '{N_CONDITIONS}', the accumulator's own count of "
+                        "scored conditions: rename it")
     if not callable(target.compute) or not callable(target.pool):
         raise UserError(f"metric '{name}': compute and pool must be callable")
     if target.table not in TABLES:
