@@ -143,6 +143,7 @@ def test_the_leaderboard_shows_a_specs_title_and_ranks_by_the_primary_signed_met
     assert "Jaw bias (signed toy) ↓" in header and "LRP (%, geometric) ↑" in header
     assert "Jaw bias (signed toy) is signed (+: jaw too high)" in markdown
     assert "not comparable with published LRP" in markdown  # the LRP spec's own note
+    assert "Jaw bias (signed toy): data units" in markdown and "LRP (%, geometric): percent of frames" in markdown
 
 
 def test_ablate_reports_every_registered_metric_with_its_title(tmp_path):

@@ -179,7 +179,8 @@ def write_leaderboard(scores: list[dict], out_dir: str | Path, phonetic: bool = 
         cells.append(str(row["n_sequences"]))
         lines.append("| " + " | ".join(cells) + " |")
     options = scores[0].get("options", {})
-    lines += ["", "± is half the 95% bootstrap interval (sequences resampled)."] + metric_notes(specs)
+    lines += ["", "± is half the 95% bootstrap interval (sequences resampled). Units of the raw values: "
+              + "; ".join(f"{metric.title}: {metric.units}" for metric in specs) + "."] + metric_notes(specs)
     lines += ["Evaluation options: " + ", ".join(f"{k} {v}" for k, v in sorted(options.items())
                                                  if k not in COMPARED_OPTIONS_IGNORED) + ".",
               "Regions: " + ", ".join(f"{k} sha256 {v['sha256'][:12]}… ({v['source']}, {v['n']} ids)"
