@@ -10,6 +10,11 @@ from ..cache import Cache
 from ..common import lock
 from ..common.errors import UserError
 from ..models.base import model_entry
+from ..predict.split import predict_split, prediction_provenance, require_weights, split_refs
+from ..predict.store import PredictionReader
+from .leaderboard import leaderboard_rows, write_leaderboard
+from .plots import plot_lip_opening, write_score_plots
+from .scores import evaluate
 
 logger = logging.getLogger(__name__)
 
@@ -19,8 +24,6 @@ REUSED_KEYS = ("model", "run", "checkpoint_sha256", "weights", "cache_fingerprin
 
 def reuse_problem(target: Path, wanted: dict, cache: Cache, split: str) -> str | None:
     """Why stored predictions cannot stand for what would be made now (None: they can)."""
-    from ..predict.store import PredictionReader
-
     try:
         with PredictionReader(target) as reader:
             attrs, keys = reader.attrs, set(reader.keys())
@@ -41,8 +44,6 @@ def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir:
     """``out_dir/<name>/predictions.h5``: reused only when complete and made from the same run,
     weight files, cache, split and options (a stochastic model's seed included), unless ``force``;
     otherwise predicted again."""
-    from ..predict.split import prediction_provenance, predict_split, require_weights
-
     target = out_dir / name / "predictions.h5"
     require_weights(name, run_dir, checkpoint, run_option=f"--run {name}=RUN_DIR or --checkpoint {name}=FILE")
     options = model_entry(name).prediction_options(options or {})
@@ -75,12 +76,6 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
     """Predict + evaluate every model; write leaderboard.csv/.md (with the phonetic table) and plots.
     ``checkpoints`` maps a model to its weight files (e.g. official releases) instead of a run.
     Returns the CSV path."""
-    from .scores import evaluate
-    from ..predict.split import split_refs
-    from ..predict.store import PredictionReader
-    from .leaderboard import leaderboard_rows, write_leaderboard
-    from .plots import plot_lip_opening, plot_metric_bars, plot_per_subject_lve, plot_phonetic
-
     out_dir = Path(out_dir)
     runs = dict(runs or {})
     models = list(dict.fromkeys(models))  # each model once, in the order given
@@ -104,10 +99,7 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
                                    out=out_dir / name / "scores.json", model=name))
         csv_path, _ = write_leaderboard(scores, out_dir, phonetic=True)
         plots = out_dir / "plots"
-        plots.mkdir(exist_ok=True)
-        plot_metric_bars(scores, plots / "metrics.png")
-        plot_per_subject_lve(scores, plots / "lve_per_subject.png")
-        plot_phonetic(scores, plots)
+        write_score_plots(scores, plots, phonetic=True)
         readers = {name: PredictionReader(out_dir / name / "predictions.h5") for name in models}
         try:
             order = [row["model"] for row in leaderboard_rows(scores)]
