@@ -161,6 +161,39 @@ def refuse_unused(condition: str, /, **given) -> None:
                         f"drop {'them' if len(named) > 1 else 'it'}")
 
 
+class ManyValues(click.Option):
+    """A repeatable option whose every occurrence also takes the space-separated values after it,
+    up to the next option: ``--models a b --models c,d`` gives ('a', 'b', 'c,d') (split commas with
+    :func:`names_list`).  A command using it must not take positional arguments after it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, multiple=True, **kwargs)
+
+    def add_to_parser(self, parser, ctx) -> None:
+        super().add_to_parser(parser, ctx)
+        for name in self.opts:
+            parsed = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if parsed is not None:
+                parsed.process = _greedy(parsed.process)
+
+
+def _greedy(process):
+    """``process(value, state)`` of a parser option, also applied to each following value that is
+    not an option (a token not starting with '-'; '--' ends it too)."""
+
+    def take(value, state) -> None:
+        process(value, state)
+        while state.rargs and not state.rargs[0].startswith("-"):
+            process(state.rargs.pop(0), state)
+
+    return take
+
+
+def names_list(values) -> list[str]:
+    """('a,b', 'c', 'a') -> ['a', 'b', 'c']: commas split, blanks dropped, repeats dropped, order kept."""
+    return list(dict.fromkeys(name.strip() for item in values for name in str(item).split(",") if name.strip()))
+
+
 threads_option = click.option(
     "--threads", type=POSITIVE_INT, default=None,
     help="torch CPU threads (default: OMP_NUM_THREADS, else the CPUs this process may use).")
