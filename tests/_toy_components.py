@@ -104,9 +104,9 @@ class EnvelopePredictor:
 class EnvelopeModel(ModelEntry):
     name = "envelope"
     description = "lips follow the audio envelope (a toy)"
+    has_weights = False
 
     def load_predictor(self, cache, run_dir=None, checkpoint=None, device="auto", **options):
-        self.refuse_options(run_dir, checkpoint, **options)
         return EnvelopePredictor()
 
 

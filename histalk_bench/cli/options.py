@@ -152,13 +152,20 @@ def explicit(ctx: click.Context, *names: str) -> dict:
 
 def refuse_unused(condition: str, /, **given) -> None:
     """UserError when an option that only acts ``condition`` (e.g. 'with --audio') was given:
-    ``given`` maps option names (underscores for dashes) to values; None/False/() mean not given."""
-    from ..common.errors import UserError
+    ``given`` maps option names (underscores for dashes) to values; None/False/() mean not given.
+    The same check as the models' (common.errors.refuse_unused)."""
+    from ..common.errors import refuse_unused as refuse
 
-    named = [f"--{name.replace('_', '-')}" for name, value in given.items() if value not in (None, False, ())]
-    if named:
-        raise UserError(f"{' and '.join(named)} only {'act' if len(named) > 1 else 'acts'} {condition}; "
-                        f"drop {'them' if len(named) > 1 else 'it'}")
+    names = [name for name, value in given.items() if value not in (None, False, ())]
+    refuse({name: f"only acts {condition}" for name in names}, names)
+
+
+def given_labels(ctx: click.Context, set_options: dict, *names: str) -> tuple[dict, dict]:
+    """The options a user gave: ({name: value} of the command-line ``names`` given explicitly and of
+    every ``--set`` key, {name: how it was given}), for :meth:`ModelEntry.unused_options`."""
+    values = {**explicit(ctx, *names), **set_options}
+    labels = {name: f"--set {name}" for name in set_options}
+    return values, labels
 
 
 class ManyValues(click.Option):

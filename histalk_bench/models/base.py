@@ -61,12 +61,38 @@ class ModelEntry:
             return Path(checkpoint)
         return Path(run_dir) / "best.pt" if run_dir else None
 
-    def refuse_options(self, run_dir=None, checkpoint=None, **options) -> None:
-        """For models without weights or prediction options: a given one is an error, never ignored."""
-        if run_dir or checkpoint:
-            raise UserError(f"model '{self.name}' has no weights: drop --run/--checkpoint")
-        if options:
-            raise UserError(f"model '{self.name}' takes no prediction option(s): {', '.join(sorted(options))}")
+    # options a configuration may read beyond the shared ones (train: the training loop's; predict:
+    # run_dir, checkpoint, device); any other given option is refused by unused_options()
+    train_reads: tuple[str, ...] = ()
+    predict_reads: tuple[str, ...] = ()
+    has_weights: bool = True  # False: predictions load no run or checkpoint (--run/--checkpoint are refused)
+
+    def unused_options(self, command: str, options: dict) -> dict[str, str]:
+        """{name: why it would change nothing} for the options a user gave to ``command`` ('train'
+        or 'predict'; ``options`` maps names to values) under the configuration they choose; the
+        caller refuses each in one line (common.errors.refuse_unused).  Override to add
+        configuration-specific reasons (call super() for the declared-options check)."""
+        if command == "train":
+            from .training import TrainOptions
+
+            shared = set(TrainOptions.__dataclass_fields__)
+            return {name: f"is not read by {self.name} training" for name in options
+                    if name not in shared and name not in self.train_reads}
+        if command != "predict":
+            raise ValueError(f"unknown command '{command}'")
+        reasons = {name: f"is not read by {self.name} predictions" for name in options
+                   if name not in ("run_dir", "checkpoint", "device") and name not in self.predict_reads}
+        if not self.has_weights:
+            reasons.update({name: f"does not apply: model '{self.name}' has no weights"
+                            for name in ("run_dir", "checkpoint") if name in options})
+        return reasons
+
+    def refuse_options(self, command: str, options: dict, labels: dict | None = None) -> None:
+        """UserError naming each given option (None values are not given) this configuration does not use."""
+        from ..common.errors import refuse_unused
+
+        given = {name: value for name, value in options.items() if value is not None}
+        refuse_unused(self.unused_options(command, given), given, labels)
 
     @property
     def trainable(self) -> bool:

@@ -12,6 +12,8 @@ from ..common.progress import progress_bar
 from ..models.base import Predictor, model_entry
 from .store import PredictionWriter
 
+RUN_LABEL = {"run_dir": "--run"}  # how the prediction options are named on the command line
+
 
 def predict_refs(predictor: Predictor, cache: Cache, refs: Iterable[SequenceRef],
                  out: str | os.PathLike, meta: dict | None = None, progress: bool = True) -> Path:
@@ -60,6 +62,7 @@ def predict_split(model: str, cache: Cache, split: str, out: str | os.PathLike, 
     from ..models.provenance import check_run_fits
 
     entry = model_entry(model)
+    entry.refuse_options("predict", {"run_dir": run_dir, "checkpoint": checkpoint, **(options or {})}, RUN_LABEL)
     require_weights(model, run_dir, checkpoint)
     refs = split_refs(cache, split)
     trained_on = check_run_fits(run_dir, cache) if run_dir is not None else None

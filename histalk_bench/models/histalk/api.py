@@ -16,6 +16,7 @@ from ..base import ModelEntry, condition_index
 from ..data import DataSpec, as_layers, collate, load_item, model_inputs
 from ..training import load_checkpoint
 from .config import ARCHITECTURE, HiSTalkConfig
+from .config import unused_options as config_unused
 from .model import HiSTalk
 from .train import _split_options, train  # noqa: F401  (the training entry points live in train.py)
 
@@ -153,6 +154,24 @@ class HiSTalkEntry(ModelEntry):
     name = "histalk"
     description = ("HiSTalk: SpeechFormer++ hierarchy -> per-level landmark streams -> SE weighting -> "
                    "Transformer S2D, plus a coarse PCA-basis motion generator")
+
+    train_reads = ("features", "wav2vec2_model", *HiSTalkConfig.__dataclass_fields__)
+    predict_reads = ("wav2vec2_model",)
+
+    def unused_options(self, command: str, options: dict) -> dict[str, str]:
+        """Training: a wav2vec2 folder only with wav2vec2 features, no hub download (FaceFormer's),
+        and the configuration keys the chosen configuration does not read (config.unused_options)."""
+        reasons = super().unused_options(command, options)
+        if command == "train":
+            feature = options.get("features") or options.get("feature") or "wav2vec2"
+            if not str(feature).startswith("wav2vec2"):
+                reasons["wav2vec2_model"] = f"only acts with wav2vec2 features (this run trains on '{feature}')"
+            if "allow_download" in options:
+                reasons["allow_download"] = ("does not apply: histalk computes features from a local wav2vec2 "
+                                             "folder only (a FaceFormer option)")
+            config = {k: v for k, v in options.items() if k in HiSTalkConfig.__dataclass_fields__}
+            reasons.update({name: f"is {why}" for name, why in config_unused(config).items()})
+        return {name: why for name, why in reasons.items() if name in options}
 
     def train(self, cache_path, out_dir, **options) -> Path:
         return train(cache_path, out_dir, **options)
