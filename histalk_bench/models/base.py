@@ -11,8 +11,9 @@ speaker whose style was used (the per-condition protocol for unseen speakers).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -32,6 +33,19 @@ class AudioPredictor(Protocol):
     name: str
 
     def predict_audio(self, audio_16k: np.ndarray, template: np.ndarray, condition: str | None = None) -> np.ndarray: ...
+
+
+@dataclass
+class SpeechBackbone:
+    """The wav2vec2-style network an audio predictor runs on new audio (a transformers
+    ``Wav2Vec2Model``: ``.config``, ``.encoder.layers``, ``.feature_extractor.conv_layers``), as
+    :func:`histalk_bench.predict.backbone.configure_backbone` speeds it up for ``--backbone``."""
+
+    network: Any
+    install: Callable[[Any], None]  # hands the truncated / quantized network back to the predictor
+    last_state: int | None = None  # the hidden state the model reads: later layers are dropped (exact); None: all
+    default_mode: str = "fp32"  # what --backbone auto means: int8 only where its effect was measured
+    name: str = "wav2vec2 backbone"  # how the notes name it
 
 
 class ModelEntry:
@@ -94,6 +108,11 @@ class ModelEntry:
         given = {name: value for name, value in options.items() if value is not None}
         refuse_unused(self.unused_options(command, given), given, labels)
 
+    def speech_backbone(self, predictor) -> SpeechBackbone | None:
+        """The backbone ``predictor`` (from :meth:`load_audio_predictor`) runs on new audio, for
+        ``--backbone``; None (the default): it has none, and only ``--backbone auto`` is accepted."""
+        return None
+
     @property
     def trainable(self) -> bool:
         return type(self).train is not ModelEntry.train
@@ -123,6 +142,8 @@ def check_model_entry(target, name: str) -> ModelEntry:
     missing = [attr for attr in ("name", "description") if not getattr(entry, attr, "")]
     if type(entry).load_predictor is ModelEntry.load_predictor:
         missing.append("load_predictor()")
+    if type(entry).speech_backbone is not ModelEntry.speech_backbone and not entry.predicts_audio:
+        missing.append("load_audio_predictor() (its speech_backbone() serves new-audio prediction)")
     if missing:
         raise UserError(f"model '{name}' ({type(entry).__name__}) does not implement {', '.join(missing)}")
     return entry

@@ -128,7 +128,7 @@ def animate_audio(model_name: str, audio: str | os.PathLike, template_spec: str 
     speakers = speaker_choices(predictor)
     conditions, note = resolve_conditions(speakers, condition)
     template, name, template_note = load_template(template_spec, data, speakers)
-    notes += [template_note] + ([note] if note else []) + configure_backbone(predictor, backbone)
+    notes += [template_note] + ([note] if note else []) + configure_backbone(entry, predictor, backbone)
     n_vertices = getattr(predictor.config, "n_vertices", template.shape[0])
     if template.shape[0] != n_vertices:
         raise UserError(f"template has {template.shape[0]} vertices, the model was trained on {n_vertices}",

@@ -14,7 +14,7 @@ from ...cache import Cache, SequenceRef
 from ...common.errors import UserError
 from ...common.progress import Progress
 from ...features.wav2vec2 import normalise
-from ..base import ModelEntry, condition_index
+from ..base import ModelEntry, SpeechBackbone, condition_index
 from ..training import TrainOptions, fit, resolve_device
 from .checkpoint import config_from_official, read_saved, rename_weight_norm
 from .model import FaceFormer, FaceFormerConfig
@@ -316,3 +316,12 @@ class FaceFormerEntry(ModelEntry):
         """Frames from the audio, as the official ``predict``; progress per frame."""
         _prediction_options(options)
         return FaceFormerPredictor(load_model(run_dir, checkpoint), resolve_device(device), progress=True)
+
+    def speech_backbone(self, predictor: FaceFormerPredictor) -> SpeechBackbone:
+        """The trained (fine-tuned) audio encoder: fp32 unless int8 is asked for (its effect on
+        FaceFormer was not measured here)."""
+
+        def install(network) -> None:
+            predictor.model.audio_encoder = network
+
+        return SpeechBackbone(predictor.model.audio_encoder, install, None, "fp32", "wav2vec2 audio encoder")

@@ -12,7 +12,7 @@ import torch
 from ...cache import Cache, SequenceRef
 from ...common.constants import SAMPLE_RATE
 from ...common.errors import UserError
-from ..base import ModelEntry, condition_index
+from ..base import ModelEntry, SpeechBackbone, condition_index
 from ..data import DataSpec, as_layers, collate, load_item, model_inputs
 from ..training import load_checkpoint
 from .config import ARCHITECTURE, HiSTalkConfig
@@ -62,13 +62,17 @@ class HiSTalkPredictor:
     def extract(self, audio_16k: np.ndarray) -> tuple[np.ndarray, float]:
         """Features of 16 kHz audio computed as in training: (T_f, L, D), rate in Hz."""
         if self._extractor is None:
-            self._extractor = feature_extractor(self.config, self.wav2vec2_model, str(self.device))
+            self.use_extractor(feature_extractor(self.config, self.wav2vec2_model, str(self.device)))
         features = as_layers(self._extractor.extract(audio_16k))
         expected = (self.config.feature_layers, self.config.feature_dim)
         if features.shape[1:] != expected:
             raise UserError(f"'{self.config.feature}' features have shape {features.shape[1:]} per frame, the model "
                             f"was trained on {expected}")
         return features, self._extractor.rate
+
+    def use_extractor(self, extractor) -> None:
+        """Compute new audio's features with ``extractor`` (e.g. one with a sped-up backbone)."""
+        self._extractor = extractor
 
     def _features(self, cache: Cache, ref: SequenceRef):
         cached = cache.feature(ref.subject, ref.sentence, self.config.feature)
@@ -181,3 +185,16 @@ class HiSTalkEntry(ModelEntry):
 
     def load_audio_predictor(self, run_dir=None, checkpoint=None, device="auto", **options) -> HiSTalkPredictor:
         return load_predictor(None, run_dir=run_dir, checkpoint=checkpoint, device=device, **options)
+
+    def speech_backbone(self, predictor: HiSTalkPredictor) -> SpeechBackbone | None:
+        """A run on wav2vec2 features: the extractor's network, truncated after the layer the run
+        reads; --backbone auto is int8 Linear layers (its effect measured in benchmarks/backbone_speed.py)."""
+        if not predictor.config.feature.startswith("wav2vec2"):
+            return None
+        extractor = feature_extractor(predictor.config, predictor.wav2vec2_model, str(predictor.device))
+
+        def install(network) -> None:
+            extractor.network = network
+            predictor.use_extractor(extractor)
+
+        return SpeechBackbone(extractor.network, install, extractor.layer, "int8", "wav2vec2 backbone")
