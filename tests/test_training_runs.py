@@ -54,7 +54,7 @@ def test_histalk_training_refuses_a_wav2vec2_folder_with_mel_features(vocaset_ca
 def test_predictions_refuse_options_of_other_models(vocaset_cache, tmp_path):
     result = CliRunner().invoke(cli, ["compare", "--models", "static", "mean", "--run", f"static={tmp_path}",
                                       "--data", str(vocaset_cache), "--out", str(tmp_path / "cmp")])
-    assert _error_line(result) == "error: --run does not apply: model 'static' has no weights; drop it"
+    assert _error_line(result) == "error: --run static=... does not apply: model 'static' has no weights; drop it"
 
 
 @pytest.mark.slow

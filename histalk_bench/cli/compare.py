@@ -2,7 +2,7 @@
 
 import click
 
-from .options import OUTPUT_FOLDER, POSITIVE_FLOAT, ManyValues, names_list, threads_option
+from .options import OUTPUT_FOLDER, POSITIVE_FLOAT, ManyValues, check_inputs, names_list, threads_option
 
 DEFAULT_OUT = "compare_out"
 
@@ -31,23 +31,37 @@ def _model_names(ctx, param, value):
 @click.option("--split", default="test", show_default=True)
 @click.option("--out", default=DEFAULT_OUT, show_default=True, type=OUTPUT_FOLDER, help="Output folder.")
 @click.option("--run", "runs", multiple=True, help="NAME=RUN_DIR for trained models (default: runs/NAME if present).")
+@click.option("--checkpoint", "checkpoints", multiple=True, metavar="NAME=FILE[,FILE]",
+              help="Weight files for a model instead of a run, e.g. faceformer=vocaset.pth or "
+                   "codetalker=vocaset_stage2.pth.tar,vocaset_stage1.pth.tar (sha256 recorded).")
 @click.option("--force", is_flag=True, help="Re-run predictions even when stored ones exist.")
 @click.option("--lrp-threshold", type=POSITIVE_FLOAT, default=None)
 @threads_option
-def compare(models, data, split, out, runs, force, lrp_threshold, threads):
+def compare(models, data, split, out, runs, checkpoints, force, lrp_threshold, threads):
     """Predict and evaluate several models; write leaderboard.csv, leaderboard.md and plots/.
 
     With trained runs in runs/NAME, 'histalk-bench compare --models histalk faceformer' needs
     nothing else: the cache is the one the runs were trained on, the output goes to compare_out/.
     """
+    from ..common.errors import UserError
     from ..common.threads import configure_threads
 
     configure_threads(threads)
     from ..evaluate.compare import parse_run_options, recorded_cache, resolve_runs, run_compare
 
-    run_dirs = resolve_runs(models, parse_run_options(runs, models))
+    weight_files = {}
+    for item in checkpoints:
+        name, sep, paths = item.partition("=")
+        files = [p.strip() for p in paths.split(",") if p.strip()]
+        if not sep or not name or not files:
+            raise UserError(f"--checkpoint expects NAME=FILE[,FILE], got '{item}'")
+        for path in files:
+            check_inputs(checkpoint=path)
+        weight_files[name] = files
+    run_dirs = resolve_runs(models, parse_run_options(runs, models), without=weight_files)
     data = data or recorded_cache(run_dirs)
-    csv_path = run_compare(models, data, split, out, runs=run_dirs, force=force, lrp_threshold=lrp_threshold)
+    csv_path = run_compare(models, data, split, out, runs=run_dirs, force=force, lrp_threshold=lrp_threshold,
+                           checkpoints=weight_files)
     click.echo((csv_path.parent / "leaderboard.md").read_text())
     click.echo(f"wrote {csv_path}, {csv_path.parent / 'leaderboard.md'} and {csv_path.parent / 'plots'}/")
 

@@ -55,6 +55,13 @@ class ModelEntry:
 
     name: str = ""
     description: str = ""
+    checkpoint_parts: tuple[str, ...] = ("checkpoint",)
+    """The prediction options that name weight files, in the order ``compare --checkpoint
+    NAME=P1,P2`` gives them; the first is always ``checkpoint`` (CodeTalker adds ``vq_checkpoint``)."""
+    stochastic: bool = False
+    """True for a sampling model: ``load_predictor``/``load_audio_predictor`` receive ``seed=int``."""
+    default_seed: int = 0
+    """The seed a stochastic model predicts with when none is given (recorded in the provenance)."""
 
     def load_predictor(self, cache: Cache, run_dir: str | os.PathLike | None = None,
                        checkpoint: str | os.PathLike | None = None, device: str = "auto", **options) -> Predictor:
@@ -75,8 +82,36 @@ class ModelEntry:
             return Path(checkpoint)
         return Path(run_dir) / "best.pt" if run_dir else None
 
+    def weights_files(self, run_dir: str | os.PathLike | None = None, checkpoint: str | os.PathLike | None = None,
+                      **options) -> list[Path]:
+        """Every file whose weights the predictor loads: :meth:`weights_path` plus the files named by
+        the options in ``checkpoint_parts[1:]`` (their sha256 go into the predictions' provenance)."""
+        main = self.weights_path(run_dir, checkpoint)
+        return ([main] if main else []) + [Path(options[part]) for part in self.checkpoint_parts[1:] if options.get(part)]
+
+    def checkpoint_options(self, paths: list[str]) -> dict:
+        """``compare --checkpoint NAME=P1[,P2...]``: the paths as this model's weight-file options,
+        in ``checkpoint_parts`` order (more paths than parts is a UserError)."""
+        if not paths or len(paths) > len(self.checkpoint_parts):
+            parts = ",".join(p.upper() for p in self.checkpoint_parts)
+            raise UserError(f"--checkpoint {self.name}=... takes {len(self.checkpoint_parts)} file(s) for model "
+                            f"'{self.name}' ({self.name}={parts}), got {len(paths)}")
+        return dict(zip(self.checkpoint_parts, paths))
+
+    def prediction_options(self, options: dict, run_dir=None, checkpoint=None, labels: dict | None = None) -> dict:
+        """``options`` (None values dropped) for :meth:`load_predictor`/:meth:`load_audio_predictor`,
+        after :meth:`refuse_options` ('predict', with ``run_dir`` and ``checkpoint``); a stochastic
+        model's ``default_seed`` filled in, so the provenance records the seed used."""
+        options = {key: value for key, value in options.items() if value is not None}
+        self.refuse_options("predict", {"run_dir": run_dir, "checkpoint": checkpoint, **options},
+                            {"run_dir": "--run", **(labels or {})})
+        if self.stochastic:
+            options.setdefault("seed", self.default_seed)
+        return options
+
     # options a configuration may read beyond the shared ones (train: the training loop's; predict:
-    # run_dir, checkpoint, device); any other given option is refused by unused_options()
+    # run_dir, checkpoint, device, the checkpoint_parts and a stochastic model's seed); any other
+    # given option is refused by unused_options()
     train_reads: tuple[str, ...] = ()
     predict_reads: tuple[str, ...] = ()
     has_weights: bool = True  # False: predictions load no run or checkpoint (--run/--checkpoint are refused)
@@ -94,8 +129,14 @@ class ModelEntry:
                     if name not in shared and name not in self.train_reads}
         if command != "predict":
             raise ValueError(f"unknown command '{command}'")
-        reasons = {name: f"is not read by {self.name} predictions" for name in options
-                   if name not in ("run_dir", "checkpoint", "device") and name not in self.predict_reads}
+        reads = {"run_dir", "checkpoint", "device", *self.checkpoint_parts, *self.predict_reads,
+                 *(("seed",) if self.stochastic else ())}
+        reasons = {name: f"is not read by {self.name} predictions" for name in options if name not in reads}
+        for name in options:
+            if name.endswith("checkpoint") and name not in reads:
+                reasons[name] = f"does not apply: model '{self.name}' loads no {name.replace('_', '-')} file"
+        if "seed" in options and not self.stochastic:
+            reasons["seed"] = f"does not apply: model '{self.name}' is deterministic (its predictions do not change with it)"
         if not self.has_weights:
             reasons.update({name: f"does not apply: model '{self.name}' has no weights"
                             for name in ("run_dir", "checkpoint") if name in options})
