@@ -7,7 +7,6 @@ was chosen (template, speaker condition, backbone); :func:`predict_audio` also w
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
