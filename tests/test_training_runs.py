@@ -92,3 +92,19 @@ def test_ablate_reuses_a_variant_only_when_its_provenance_matches(vocaset_cache,
     assert best.stat().st_mtime_ns != stamp
     recorded = json.loads((best.parent / "provenance.json").read_text())["training"]["options"]
     assert recorded["lr"] == 0.002 and recorded["seed"] == 0 and recorded["epochs"] == 1
+
+
+def _histalk_config_hook_reports() -> bool:
+    from histalk_bench.models.histalk.config import unused_options
+
+    return bool(unused_options({"use_cmg": False, "cmg_basis": 8}))
+
+
+@pytest.mark.skipif(not _histalk_config_hook_reports(), reason="HiSTalk's config.unused_options lands with the HiSTalk issue")
+def test_histalk_configuration_keys_it_would_not_read_are_refused_by_the_same_check(vocaset_cache, tmp_path):
+    """The per-model hook (models/histalk/config.py: unused_options) plugs into ModelEntry.unused_options."""
+    result = CliRunner().invoke(cli, ["train", "histalk", "--data", str(vocaset_cache), "--out", str(tmp_path / "run"),
+                                      "--features", "mel", "--set", "use_cmg=false", "--set", "cmg_basis=8"])
+    line = _error_line(result)
+    assert line.startswith("error: --set cmg_basis is not read: ") and "CMG" in line and line.endswith("; drop it")
+    assert not (tmp_path / "run").exists()
