@@ -23,7 +23,7 @@ def _model_names(ctx, param, value):
 
 
 @click.command("compare")
-@click.option("--models", cls=ManyValues, required=True, callback=_model_names,
+@click.option("--models", cls=ManyValues, required=True, callback=_model_names, metavar="NAME [NAME ...]",
               help="Models to compare: space- or comma-separated and/or repeated, e.g. --models histalk faceformer "
                    "static mean.")
 @click.option("--data", default=None, type=click.Path(),
