@@ -20,3 +20,10 @@ def test_demo_writes_the_leaderboard(tmp_path):
         "lip_opening.png", "lipsync_offset_ms_per_sequence.png", "lve_by_part.png", "lve_per_subject.png", "metrics.png"]
     assert "## Phonetic metrics" in (tmp_path / "demo" / "leaderboard.md").read_text()
     assert "demo finished" in result.stdout
+    # the demo's run is made as `train` makes one: locked, provenance recorded, its cache recorded
+    run = tmp_path / "demo" / "runs" / "histalk"
+    import json
+
+    training = json.loads((run / "provenance.json").read_text())["training"]
+    assert training["model"] == "histalk" and training["options"]["epochs"] == 3
+    assert json.loads((run / "cache.json").read_text())["cache"] == str((tmp_path / "demo" / "cache.h5").resolve())

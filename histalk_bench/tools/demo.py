@@ -65,7 +65,7 @@ def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = 
     from ..datasets.prepare import prepare
     from ..evaluate.compare import run_compare
     from ..models import MODELS
-    from ..predict.audio import record_training_cache
+    from ..models.runs import train_run
     from ..synth import write_synthetic_corpus
 
     options = options or DemoOptions()
@@ -91,8 +91,7 @@ def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = 
             train_options = options.options_for(name)
             note = _training_note(name, train_options)
             start = _stage(f"training {name} for {train_options['epochs']} epochs{note}")
-            runs[name] = Path(entry.train(cache_path, out / "runs" / name, **train_options))
-            record_training_cache(runs[name], cache_path)
+            runs[name] = train_run(name, cache_path, out / "runs" / name, train_options)
             timings[f"train_{name}_s"] = time.perf_counter() - start
 
     start = _stage("comparing models on the test split")
