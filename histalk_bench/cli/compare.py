@@ -22,9 +22,12 @@ def _split_models(ctx, param, value):
 @click.option("--run", "runs", multiple=True, help="NAME=RUN_DIR for trained models (default: runs/NAME if present).")
 @click.option("--force", is_flag=True, help="Re-run predictions even when stored ones exist.")
 @click.option("--lrp-threshold", type=POSITIVE_FLOAT, default=None)
+@click.option("--report-sequences", type=click.IntRange(min=0), default=4, show_default=True,
+              help="Test sequences rendered side by side in report.html (best to worst by the first model's LVE).")
+@click.option("--no-report", is_flag=True, help="Skip report.html and its videos.")
 @threads_option
-def compare(models, data, split, out, runs, force, lrp_threshold, threads):
-    """Predict and evaluate several models; write leaderboard.csv, leaderboard.md and plots/."""
+def compare(models, data, split, out, runs, force, lrp_threshold, report_sequences, no_report, threads):
+    """Predict and evaluate several models; write leaderboard.csv, leaderboard.md, plots/ and report.html."""
     from ..common.errors import UserError
     from ..common.threads import configure_threads
 
@@ -37,9 +40,11 @@ def compare(models, data, split, out, runs, force, lrp_threshold, threads):
         if not sep:
             raise UserError(f"--run expects NAME=RUN_DIR, got '{item}'")
         run_dirs[name] = path
-    csv_path = run_compare(models, data, split, out, runs=run_dirs, force=force, lrp_threshold=lrp_threshold)
+    csv_path = run_compare(models, data, split, out, runs=run_dirs, force=force, lrp_threshold=lrp_threshold,
+                           report_sequences=None if no_report else report_sequences)
     click.echo((csv_path.parent / "leaderboard.md").read_text())
-    click.echo(f"wrote {csv_path}, {csv_path.parent / 'leaderboard.md'} and {csv_path.parent / 'plots'}/")
+    report = "" if no_report else f" and {csv_path.parent / 'report.html'}"
+    click.echo(f"wrote {csv_path}, {csv_path.parent / 'leaderboard.md'}, {csv_path.parent / 'plots'}/{report}")
 
 
 @click.command("leaderboard")

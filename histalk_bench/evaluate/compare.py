@@ -53,9 +53,10 @@ def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir:
 
 
 def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, out_dir: str | os.PathLike,
-                runs: dict[str, str | Path] | None = None, force: bool = False, lrp_threshold: float | None = None) -> Path:
-    """Predict + evaluate every model; write leaderboard.csv/.md (with the phonetic table) and plots.
-    Returns the CSV path."""
+                runs: dict[str, str | Path] | None = None, force: bool = False, lrp_threshold: float | None = None,
+                report_sequences: int | None = 4) -> Path:
+    """Predict + evaluate every model; write leaderboard.csv/.md (with the phonetic table), plots and
+    report.html with ``report_sequences`` rendered sequences (None: no report).  Returns the CSV path."""
     from .scores import evaluate
     from ..predict.split import split_refs
     from ..predict.store import PredictionReader
@@ -92,4 +93,9 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
         finally:
             for reader in readers.values():
                 reader.close()
+        if report_sequences is not None:
+            from .report import build_report
+
+            build_report(out_dir, cache, scores, {name: out_dir / name / "predictions.h5" for name in models}, split,
+                         n_sequences=report_sequences)
     return csv_path
