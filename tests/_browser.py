@@ -68,3 +68,31 @@ def resource_urls(driver) -> list[str]:
     """Every URL the page loaded or tried to load (resource timing) plus the page itself."""
     return driver.execute_script(
         "return [location.href].concat(performance.getEntriesByType('resource').map(function (e) { return e.name; }))")
+
+
+def table_models(driver, table_id: str) -> list[str]:
+    """The first cell of every body row of the table ``table_id``."""
+    return driver.execute_script(
+        f"return Array.from(document.querySelectorAll('#{table_id} tbody tr')).map(r => r.cells[0].textContent)")
+
+
+def play_first_sequence(driver) -> dict:
+    """Click the first sequence's Play (a real click: a user gesture) and return, once its audio
+    passed 0.6 s, the audio time, each video's (time, paused) and the cursor's x and start."""
+    wait_for(driver, "return Array.from(document.querySelectorAll('video, audio')).every(m => m.readyState >= 2)",
+             what="every clip and audio file loaded")
+    driver.execute_script("document.getElementById('sequence-0').scrollIntoView()")
+    driver.find_element("css selector", "#sequence-0 [data-sync=play]").click()
+    wait_for(driver, "return document.querySelector('#sequence-0 audio').currentTime > 0.6", what="playback")
+    return driver.execute_script(
+        "var g = document.getElementById('sequence-0'); var c = g.querySelector('[data-sync=cursor]');"
+        "return {t: g.querySelector('audio').currentTime,"
+        " videos: Array.from(g.querySelectorAll('video')).map(v => [v.currentTime, v.paused]),"
+        " cursor: c ? parseFloat(c.getAttribute('x1')) : null, x0: c ? parseFloat(c.dataset.x0) : null}")
+
+
+def assert_in_step(state: dict) -> None:
+    """Every video of ``play_first_sequence``'s state plays, within 0.25 s of the audio."""
+    assert state["videos"], state
+    for current, paused in state["videos"]:
+        assert not paused and current > 0.3 and abs(current - state["t"]) < 0.25, state

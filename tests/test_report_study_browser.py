@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from _browser import browser, require_chromium, wait_for
+from _browser import (assert_in_step, browser, play_first_sequence, require_chromium, table_models,
+                      wait_for)
 
 MODELS = ("static", "mean")
 
@@ -49,9 +50,7 @@ def test_report_opens_from_disk_with_every_row_and_videos_in_step(compare_dir, t
     with browser(tmp_path / "profile") as driver:
         driver.get(page.as_uri())
         for table in ("leaderboard-table", "phonetic-table", "provenance-table"):
-            rows = driver.execute_script(
-                f"return Array.from(document.querySelectorAll('#{table} tbody tr')).map(r => r.cells[0].textContent)")
-            assert sorted(rows) == sorted(MODELS), table
+            assert sorted(table_models(driver, table)) == sorted(MODELS), table
         # sorting: LVE column, ascending then descending, by the raw values
         driver.execute_script("document.querySelectorAll('#leaderboard-table th')[1].click()")
         ascending = driver.execute_script(
@@ -66,17 +65,9 @@ def test_report_opens_from_disk_with_every_row_and_videos_in_step(compare_dir, t
         models = driver.execute_script(
             "return Array.from(document.querySelectorAll('#sequence-0 video')).map(v => v.dataset.model)")
         assert models == ["ground truth", *MODELS]
-        driver.execute_script("document.getElementById('sequence-0').scrollIntoView()")
-        driver.find_element("css selector", "#sequence-0 [data-sync=play]").click()  # a real click: a user gesture
-        wait_for(driver, "return document.querySelector('#sequence-0 audio').currentTime > 0.6", what="playback")
-        state = driver.execute_script(
-            "var g = document.getElementById('sequence-0'); var t = g.querySelector('audio').currentTime;"
-            "return {t: t, videos: Array.from(g.querySelectorAll('video')).map(v => [v.currentTime, v.paused]),"
-            " cursor: parseFloat(g.querySelector('[data-sync=cursor]').getAttribute('x1')),"
-            " x0: parseFloat(g.querySelector('[data-sync=cursor]').dataset.x0)}")
+        state = play_first_sequence(driver)
         driver.save_screenshot(str(tmp_path / "report_playing.png"))
-        for current, paused in state["videos"]:
-            assert not paused and current > 0.3 and abs(current - state["t"]) < 0.25, state
+        assert_in_step(state)
         assert state["cursor"] > state["x0"] + 10, state
         other = driver.execute_script("return Array.from(document.querySelectorAll('#sequence-1 video')).map(v => v.currentTime)")
         assert other and all(t == 0 for t in other)  # one control per sequence

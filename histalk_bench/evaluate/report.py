@@ -170,6 +170,8 @@ def build_report(out_dir: str | Path, cache, scores: list[dict], prediction_path
 def read_manifest(compare_dir: str | Path) -> dict:
     """``DIR/report/report.json`` checked; UserError when absent or not a report manifest."""
     path = Path(compare_dir) / MEDIA_FOLDER / MANIFEST
+    if not Path(compare_dir).is_dir():
+        raise UserError("not a folder (give the --out folder of a compare run)", compare_dir)
     if not path.exists():
         raise UserError(f"no rendered sequences ({MEDIA_FOLDER}/{MANIFEST} missing): run compare without --no-report "
                         "and with --report-sequences of at least 1", compare_dir)

@@ -29,7 +29,7 @@ class BadAnswers(ValueError):
 def check_answers(data, key: dict) -> dict:
     """The answers ``data`` (parsed JSON) checked against the study's ``key``; BadAnswers otherwise."""
     if not isinstance(data, dict) or data.get("format") != ANSWERS_FORMAT:
-        raise BadAnswers("not a histalk-bench study answer file (no format 'talking-face-study-answers')")
+        raise BadAnswers("not a study answer file (no format 'talking-face-study-answers')")
     if data.get("study") != key["study_id"]:
         raise BadAnswers(f"answers to another study ('{data.get('study')}', this study is '{key['study_id']}')")
     participant = data.get("participant")

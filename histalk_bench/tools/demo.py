@@ -1,7 +1,7 @@
 """The end-to-end demo on the embedded synthetic corpus (no dataset, no weights, no network).
 
 synth (VOCASET raw layout) -> prepare (oracle alignment, log-mel features) -> train HiSTalk
-(short, CPU) -> compare HiSTalk with the ``static`` and ``mean`` baselines on the test split.
+(short, CPU) -> compare HiSTalk with the ``static`` and ``mean`` baselines on the test split (with ``report.html``).
 
 For speed the demo departs from the paper's defaults and says so when it runs: log-mel input
 instead of wav2vec2 (no weights needed) and a smaller HiSTalk (``DEMO_HISTALK``: d_model 32,
@@ -98,5 +98,10 @@ def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = 
     start = _stage("comparing models on the test split")
     leaderboard = run_compare(list(options.models), cache_path, "test", out, runs=runs, force=True)
     timings["compare_s"] = time.perf_counter() - start
+    report = out / "report" / "report.json"  # compare's report.html: its share of compare_s, and its size
+    if report.exists():
+        build = json.loads(report.read_text()).get("build", {})
+        timings.update(report_s=build.get("seconds"), report_page_bytes=build.get("page_bytes"),
+                       report_media_bytes=build.get("media_bytes"))
     write_text_atomic(out / "demo_timings.json", json.dumps(timings, indent=2))
     return Path(leaderboard)
