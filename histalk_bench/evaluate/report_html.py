@@ -129,10 +129,12 @@ def sequence_browser(manifest: dict, names: list[str]) -> str:
         panels += [(name, model["clip"], model["condition"]) for name, model in entry["models"].items()]
         figures = "".join(
             f'<figure><video muted playsinline preload="auto" src="{_e(src)}" data-model="{_e(name)}"></video>'
-            f"<figcaption>{_e(name)}{'' if condition is None else ' [' + _e(condition) + ']'}</figcaption></figure>"
+            f"<figcaption>{_e(name)}{'' if condition is None else '<br><small>[' + _e(condition) + ']</small>'}"
+            "</figcaption></figure>"
             for name, src, condition in panels)
-        title = (f"{_e(entry['subject'])}/{_e(entry['sentence'])}: {_e(entry['label'])} "
-                 f"(rank {entry['rank']} of {entry['of']} by LVE, {entry['n_frames']} frames)")
+        named = "" if entry["label"].startswith("rank") else f"{entry['label']}, "
+        title = (f"{_e(entry['subject'])}/{_e(entry['sentence'])} ({_e(named)}rank {entry['rank']} of {entry['of']} "
+                 f"by LVE, {entry['n_frames']} frames)")
         blocks.append(
             f'<div class="sequence sync-group" id="sequence-{index}" data-duration="{entry["duration_s"]:.3f}">'
             f"<h3>{title}</h3>"
