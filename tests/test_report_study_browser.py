@@ -41,6 +41,7 @@ def compare_dir(vocaset_cache, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_report_opens_from_disk_with_every_row_and_videos_in_step(compare_dir, tmp_path):
     page = compare_dir / "report.html"
     text = page.read_text()
