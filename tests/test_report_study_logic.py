@@ -143,3 +143,43 @@ def test_compare_no_report_then_report_then_reused_clips(vocaset_cache, tmp_path
     manifest = json.loads((out / "report" / "report.json").read_text())
     assert manifest["build"]["clips_rendered"] == 0 and manifest["build"]["clips_reused"] == 4
     assert len(list((out / "report").glob("*.mp4"))) == 4
+
+
+def test_server_serves_only_the_site_and_stores_checked_answers(tmp_path):
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from histalk_bench.study.serve import make_server
+
+    study = tmp_path / "study"
+    (study / "site").mkdir(parents=True)
+    (study / "site" / "index.html").write_text("<p>page</p>")
+    (study / "key.json").write_text(json.dumps(KEY))
+    server = make_server(study, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+
+    def post(body: bytes) -> tuple[int, dict]:
+        request = urllib.request.Request(base + "/answers", data=body, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    try:
+        assert urllib.request.urlopen(base + "/").read() == b"<p>page</p>"
+        for path in ("/../key.json", "/%2e%2e/key.json", "/key.json"):
+            with pytest.raises(urllib.error.HTTPError):
+                urllib.request.urlopen(base + path)
+        good = _answers("ann/../x", {"t1": ("left", "left"), "t2": ("right", "right"), "t3": ("none", "left")})
+        assert post(b"{oops")[0] == 400
+        assert post(json.dumps(_answers("p9", {"t1": ("left", "left")})).encode())[0] == 400
+        status, body = post(json.dumps(good).encode())
+        assert status == 200 and body["saved"].startswith("ann_x-")
+    finally:
+        server.shutdown()
+        server.server_close()
+    saved = list((study / "answers").iterdir())
+    assert [p.name for p in saved] == [body["saved"]] and json.loads(saved[0].read_text()) == good
