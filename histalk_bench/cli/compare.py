@@ -36,9 +36,12 @@ def _model_names(ctx, param, value):
                    "codetalker=vocaset_stage2.pth.tar,vocaset_stage1.pth.tar (sha256 recorded).")
 @click.option("--force", is_flag=True, help="Re-run predictions even when stored ones exist.")
 @click.option("--lrp-threshold", type=POSITIVE_FLOAT, default=None)
+@click.option("--report-sequences", type=click.IntRange(min=0), default=4, show_default=True,
+              help="Test sequences rendered side by side in report.html (best to worst by the first model's LVE).")
+@click.option("--no-report", is_flag=True, help="Skip report.html and its videos.")
 @threads_option
-def compare(models, data, split, out, runs, checkpoints, force, lrp_threshold, threads):
-    """Predict and evaluate several models; write leaderboard.csv, leaderboard.md and plots/.
+def compare(models, data, split, out, runs, checkpoints, force, lrp_threshold, report_sequences, no_report, threads):
+    """Predict and evaluate several models; write leaderboard.csv, leaderboard.md, plots/ and report.html.
 
     With trained runs in runs/NAME, 'histalk-bench compare --models histalk faceformer' needs
     nothing else: the cache is the one the runs were trained on, the output goes to compare_out/.
@@ -48,6 +51,7 @@ def compare(models, data, split, out, runs, checkpoints, force, lrp_threshold, t
 
     configure_threads(threads)
     from ..evaluate.compare import parse_run_options, recorded_cache, resolve_runs, run_compare
+    from ..report.build import report_builder
 
     weight_files = {}
     for item in checkpoints:
@@ -61,9 +65,11 @@ def compare(models, data, split, out, runs, checkpoints, force, lrp_threshold, t
     run_dirs = resolve_runs(models, parse_run_options(runs, models), without=weight_files)
     data = data or recorded_cache(run_dirs)
     csv_path = run_compare(models, data, split, out, runs=run_dirs, force=force, lrp_threshold=lrp_threshold,
-                           checkpoints=weight_files)
+                           checkpoints=weight_files,
+                           finish=None if no_report else report_builder(report_sequences))
     click.echo((csv_path.parent / "leaderboard.md").read_text())
-    click.echo(f"wrote {csv_path}, {csv_path.parent / 'leaderboard.md'} and {csv_path.parent / 'plots'}/")
+    report = "" if no_report else f" and {csv_path.parent / 'report.html'}"
+    click.echo(f"wrote {csv_path}, {csv_path.parent / 'leaderboard.md'}, {csv_path.parent / 'plots'}/{report}")
 
 
 @click.command("leaderboard")

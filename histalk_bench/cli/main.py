@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "leaderboard": ("histalk_bench.cli.compare:leaderboard", "Rebuild leaderboard tables from stored scores without running models."),
     "animate": ("histalk_bench.cli.animate:animate", "Animate a wav with a trained model: predict and render an mp4 with the audio."),
     "render": ("histalk_bench.cli.render:render", "Render ground truth and predictions side by side to an mp4 with audio."),
+    "study": ("histalk_bench.cli.study:study", "Build (or serve) a blinded A/B user study from compare's rendered sequences."),
+    "study-results": ("histalk_bench.cli.study:study_results", "Preference rates, Wilson intervals and binomial tests from study answers."),
     "doctor": ("histalk_bench.cli.doctor:doctor", "Report what is available and what is missing, with the fix for each."),
 }
 

@@ -6,6 +6,7 @@ import difflib
 import logging
 import os
 from pathlib import Path
+from typing import Callable
 
 from ..cache import Cache
 from ..common import lock
@@ -119,10 +120,11 @@ def recorded_cache(runs: dict[str, Path]) -> str:
 
 def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, out_dir: str | os.PathLike,
                 runs: dict[str, str | Path] | None = None, force: bool = False, lrp_threshold: float | None = None,
-                checkpoints: dict[str, list[str]] | None = None) -> Path:
+                checkpoints: dict[str, list[str]] | None = None, finish: Callable | None = None) -> Path:
     """Predict + evaluate every model; write leaderboard.csv/.md (with the phonetic table) and plots.
-    ``checkpoints`` maps a model to its weight files (e.g. official releases) instead of a run.
-    Returns the CSV path."""
+    ``checkpoints`` maps a model to its weight files (e.g. official releases) instead of a run;
+    ``finish(out_dir, cache, scores, {model: predictions.h5}, split)`` runs last, inside the output
+    folder's lock (the HTML report: ``report.build.build_report``).  Returns the CSV path."""
     out_dir = Path(out_dir)
     models = list(dict.fromkeys(models))  # each model once, in the order given
     runs = resolve_runs(models, runs, without=checkpoints or {})
@@ -150,4 +152,6 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
         finally:
             for reader in readers.values():
                 reader.close()
+        if finish is not None:
+            finish(out_dir, cache, scores, {name: out_dir / name / "predictions.h5" for name in models}, split)
     return csv_path

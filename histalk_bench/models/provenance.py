@@ -19,6 +19,7 @@ from ..cache import Cache
 from ..common import lock
 from ..common.atomic import write_text_atomic
 from ..common.errors import UserError
+from ..common.version import code_version
 
 PROVENANCE = "provenance.json"
 RUN_CACHE_FILE = "cache.json"  # RUN_DIR/cache.json: the cache a run was trained on (for templates, faces)
@@ -124,24 +125,6 @@ def training_cache(run_dir: str | os.PathLike | None) -> str | None:
 
 
 NOT_RECORDED = ("progress", "resume", "log_every")  # options that do not change the weights a run ends with
-
-
-def code_version() -> str:
-    """The package version, with the git commit when the package runs from a checkout."""
-    import subprocess
-
-    from .. import __version__
-
-    root = Path(__file__).resolve().parents[2]
-    if (root / ".git").exists():
-        try:
-            commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                                    text=True, timeout=5).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            commit = ""
-        if commit:
-            return f"{__version__}+g{commit}"
-    return __version__
 
 
 def training_record(model: str, options: dict) -> dict:
