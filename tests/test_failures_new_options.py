@@ -72,8 +72,9 @@ def test_ablate_refuses_before_any_run(extra, fragment, vocaset_cache, tmp_path)
     (["align-report", "{cache}", "--mfa-bin", "mfa"], "--mfa-bin only acts with --tier-source mfa or auto"),
     (["render", "--pred", "{root}/still.npy", "--condition", "x", "--out", "{out}.mp4"], "--condition selects a speaker"),
     # a run on log-mel features has no use for wav2vec2 weights
-    (["predict", "--run", "{run}", "--data", "{cache}", "--out", "{out}.h5", "--wav2vec2-model", "w"], "--wav2vec2-model: this model reads 'mel'"),
-    (["predict", "--run", "{run}", "--audio", "{wav}", "--out", "{out}.npy", "--wav2vec2-model", "w"], "--wav2vec2-model: this model reads 'mel'"),
+    (["predict", "--run", "{run}", "--data", "{cache}", "--out", "{out}.h5", "--wav2vec2-model", "w"], "--wav2vec2-model only acts with wav2vec2 features (this run reads 'mel'); drop it"),
+    (["predict", "--run", "{run}", "--audio", "{wav}", "--out", "{out}.npy", "--wav2vec2-model", "w"], "--wav2vec2-model only acts with wav2vec2 features (this run reads 'mel'); drop it"),
+    (["predict", "--checkpoint", "{run}/best.pt", "--data", "{cache}", "--out", "{out}.h5", "--wav2vec2-model", "w"], "--wav2vec2-model only acts with wav2vec2 features (this run reads 'mel'); drop it"),
     (["train", "histalk", "--data", "{cache}", "--out", "{out}", "--features", "mel", "--wav2vec2-model", "w"], "--wav2vec2-model only acts"),
     # an empty transcript is an error, never a silent fallback to statistical units
     (["predict", "--run", "{run}", "--audio", "{wav}", "--out", "{out}.npy", "--data", "{cache}", "--transcript", ""], "--transcript is empty"),

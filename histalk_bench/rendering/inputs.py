@@ -12,7 +12,7 @@ import numpy as np
 from ..cache import Cache
 from ..common.audio import read_audio_16k
 from ..common.constants import SAMPLE_RATE
-from ..common.errors import UserError
+from ..common.errors import UserError, refuse_unused
 from ..predict.sources import checked_vertices, load_npy_vertices
 from ..predict.store import PredictionReader
 
@@ -166,8 +166,9 @@ def load_new_audio(preds: list[Path], *, audio: str | None, faces_spec: str | No
     """Predictions of new audio (no ground truth): every panel from ``preds``; the audio from
     ``audio`` or the path the .h5 recorded; triangles from ``faces_spec`` or ``data``."""
     panels, notes, rates, recorded = [], [], [], None
-    if condition is not None and all(path.suffix == ".npy" for path in preds):
-        raise UserError("--condition selects a speaker inside predictions .h5; a .npy holds one sequence, drop it")
+    if all(path.suffix == ".npy" for path in preds):
+        refuse_unused({"condition": "selects a speaker inside predictions .h5; a .npy holds one sequence"},
+                      [] if condition is None else ["condition"])
     for path in preds:
         if path.suffix == ".npy":
             panels.append(npy_panel(path))

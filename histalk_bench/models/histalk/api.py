@@ -138,6 +138,20 @@ def load_model(run_dir: str | os.PathLike | None = None, checkpoint: str | os.Pa
     return model
 
 
+def trained_feature(run_dir=None, checkpoint=None) -> str | None:
+    """The feature a run (RUN/config.json, else the checkpoint's config) was trained on; None when
+    unreadable (loading the model then says what is wrong)."""
+    try:
+        if checkpoint is None and run_dir is not None and (Path(run_dir) / "config.json").is_file():
+            task = json.loads((Path(run_dir) / "config.json").read_text())["task"]
+        else:
+            path = Path(checkpoint) if checkpoint else Path(run_dir) / "best.pt"
+            task = json.loads(load_checkpoint(path)["config"])
+        return str(task["histalk"]["feature"])
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, UserError):
+        return None
+
+
 def load_predictor(cache: Cache | None, run_dir=None, checkpoint=None, device: str = "auto",
                    wav2vec2_model: str | None = None, **options) -> HiSTalkPredictor:
     """The run's best model as a predictor (``cache`` None: for new audio only)."""
@@ -146,9 +160,6 @@ def load_predictor(cache: Cache | None, run_dir=None, checkpoint=None, device: s
     if options:
         raise UserError(f"unknown histalk prediction option(s): {', '.join(sorted(options))}")
     model = load_model(run_dir, checkpoint)
-    if wav2vec2_model and not model.config.feature.startswith("wav2vec2"):
-        raise UserError(f"--wav2vec2-model: this model reads '{model.config.feature}' features, it uses no wav2vec2 "
-                        "weights; drop it")
     if cache is not None and model.config.n_vertices != cache.n_vertices:
         raise UserError(f"the run was trained on {model.config.n_vertices} vertices, the cache has {cache.n_vertices}", cache.path)
     return HiSTalkPredictor(model, resolve_device(device), wav2vec2_model)
@@ -163,8 +174,9 @@ class HiSTalkEntry(ModelEntry):
     predict_reads = ("wav2vec2_model",)
 
     def unused_options(self, command: str, options: dict) -> dict[str, str]:
-        """Training: a wav2vec2 folder only with wav2vec2 features, no hub download (FaceFormer's),
-        and the configuration keys the chosen configuration does not read (config.unused_options)."""
+        """A wav2vec2 folder only with wav2vec2 features (training: the chosen ones; predictions: the
+        run's); training: no hub download (FaceFormer's), and the configuration keys the chosen
+        configuration does not read (config.unused_options)."""
         reasons = super().unused_options(command, options)
         if command == "train":
             feature = options.get("features") or options.get("feature") or "wav2vec2"
@@ -175,6 +187,10 @@ class HiSTalkEntry(ModelEntry):
                                              "folder only (a FaceFormer option)")
             config = {k: v for k, v in options.items() if k in HiSTalkConfig.__dataclass_fields__}
             reasons.update({name: f"is {why}" for name, why in config_unused(config).items()})
+        elif "wav2vec2_model" in options:
+            feature = trained_feature(options.get("run_dir"), options.get("checkpoint"))
+            if feature is not None and not feature.startswith("wav2vec2"):
+                reasons["wav2vec2_model"] = f"only acts with wav2vec2 features (this run reads '{feature}')"
         return {name: why for name, why in reasons.items() if name in options}
 
     def train(self, cache_path, out_dir, **options) -> Path:
