@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -30,18 +31,33 @@ def trained(vocaset_cache, tmp_path_factory):
 
 
 @pytest.mark.slow
+def test_the_promised_command_line_verbatim(trained):
+    """`histalk-bench compare --models histalk faceformer`, as a user types it in a folder with runs/."""
+    import shutil
+    import subprocess
+    import sys
+
+    program = shutil.which("histalk-bench", path=str(Path(sys.executable).parent))
+    command = [program] if program else [sys.executable, "-m", "histalk_bench.cli.main"]
+    result = subprocess.run([*command, "compare", "--models", "histalk", "faceformer"], cwd=trained,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert _rows(trained / "compare_out") == ["faceformer", "histalk"]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [
-    ["compare", "--models", "histalk", "faceformer"],                  # the README's line, verbatim
+    ["compare", "--models", "histalk", "faceformer", "--out", "spaced"],
     ["compare", "--models", "histalk,faceformer", "--out", "comma"],
     ["compare", "--models", "histalk", "--models", "faceformer", "--out", "repeated"],
     ["compare", "--models", "histalk", "faceformer,static", "--models", "faceformer", "--out", "mixed"],
 ])
 def test_every_form_of_models_writes_one_row_per_model(trained, argv, monkeypatch):
-    """Defaults: runs/NAME, the cache those runs recorded, and compare_out/ as the output folder."""
+    """Defaults: runs/NAME and the cache those runs recorded."""
     monkeypatch.chdir(trained)
     result = CliRunner().invoke(cli, argv)
     assert result.exit_code == 0, result.output
-    out = trained / (argv[argv.index("--out") + 1] if "--out" in argv else "compare_out")
+    out = trained / argv[argv.index("--out") + 1]
     expected = ["faceformer", "histalk", "static"] if "mixed" in argv else ["faceformer", "histalk"]
     assert _rows(out) == expected
 
