@@ -23,6 +23,13 @@ DEFAULT_SEED = 0
 FRAMES = ("audio", "gt")
 
 
+def protocol_speakers(cache: Cache) -> tuple[str, ...]:
+    """The training speakers in the official one-hot order."""
+    from ...datasets.base import training_speaker_order
+
+    return training_speaker_order(cache.dataset, cache.subjects("train"))
+
+
 def audio_frame_count(n_samples: int, fps: float) -> int:
     """The official ``predict.py`` rule: int(n / 16000 * fps) - 1 (float arithmetic)."""
     return int(n_samples / 16000 * fps) - 1
