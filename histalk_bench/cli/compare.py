@@ -13,6 +13,19 @@ def _split_models(ctx, param, value):
     return names
 
 
+def _split_seeds(ctx, param, value):
+    """``--seeds 1,2,3`` -> [1, 2, 3] (distinct non-negative integers, order kept)."""
+    if value is None:
+        return None
+    try:
+        seeds = [int(item) for item in value.split(",") if item.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, e.g. --seeds 1,2,3, not '{value}'") from None
+    if not seeds or any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise click.BadParameter(f"expected distinct non-negative integers, e.g. --seeds 1,2,3, not '{value}'")
+    return seeds
+
+
 @click.command("compare")
 @click.option("--models", multiple=True, required=True, callback=_split_models,
               help="Models to compare: comma-separated and/or repeated, e.g. --models histalk,faceformer,static,mean.")
@@ -22,8 +35,10 @@ def _split_models(ctx, param, value):
 @click.option("--run", "runs", multiple=True, help="NAME=RUN_DIR for trained models (default: runs/NAME if present).")
 @click.option("--force", is_flag=True, help="Re-run predictions even when stored ones exist.")
 @click.option("--lrp-threshold", type=POSITIVE_FLOAT, default=None)
+@click.option("--seeds", default=None, callback=_split_seeds, help="Stochastic models (facediffuser) predict once per "
+              "seed, e.g. --seeds 1,2,3; the leaderboard adds their mean, spread and diversity over seeds.")
 @threads_option
-def compare(models, data, split, out, runs, force, lrp_threshold, threads):
+def compare(models, data, split, out, runs, force, lrp_threshold, seeds, threads):
     """Predict and evaluate several models; write leaderboard.csv, leaderboard.md and plots/."""
     from ..common.errors import UserError
     from ..common.threads import configure_threads
@@ -37,7 +52,7 @@ def compare(models, data, split, out, runs, force, lrp_threshold, threads):
         if not sep:
             raise UserError(f"--run expects NAME=RUN_DIR, got '{item}'")
         run_dirs[name] = path
-    csv_path = run_compare(models, data, split, out, runs=run_dirs, force=force, lrp_threshold=lrp_threshold)
+    csv_path = run_compare(models, data, split, out, runs=run_dirs, force=force, lrp_threshold=lrp_threshold, seeds=seeds)
     click.echo((csv_path.parent / "leaderboard.md").read_text())
     click.echo(f"wrote {csv_path}, {csv_path.parent / 'leaderboard.md'} and {csv_path.parent / 'plots'}/")
 

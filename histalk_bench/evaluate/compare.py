@@ -52,10 +52,55 @@ def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir:
     return predict_split(name, cache, split, target, run_dir=run_dir)[0]
 
 
+def seeded_predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir: Path | None, force: bool,
+                           seed: int, checkpoint=None, options: dict | None = None) -> Path:
+    """``out_dir/<name>/seed-<seed>/predictions.h5`` of a stochastic model: reused only when complete
+    and made from the same run, weights, cache, split and options, the seed included."""
+    from ..predict.split import prediction_provenance, predict_split, require_weights
+
+    options = {**(options or {}), "seed": int(seed)}
+    target = out_dir / name / f"seed-{seed}" / "predictions.h5"
+    require_weights(name, run_dir, checkpoint, run_option=f"--run {name}=RUN_DIR")
+    if target.exists() and not force:
+        wanted = prediction_provenance(name, cache, split, run_dir=run_dir, checkpoint=checkpoint, options=options)
+        problem = reuse_problem(target, wanted, cache, split)
+        if problem is None:
+            logger.info("[compare] reusing %s (same run, weights, cache, split and seed)", target)
+            return target
+        logger.info("[compare] not reusing %s: %s; predicting again", target, problem)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return predict_split(name, cache, split, target, run_dir=run_dir, checkpoint=checkpoint, options=options)[0]
+
+
+def seeded_scores(name: str, cache: Cache, cache_path, split: str, out_dir: Path, run_dir: Path | None, force: bool,
+                  seeds: list[int], lrp_threshold: float | None = None, checkpoint=None,
+                  options: dict | None = None) -> tuple[dict, Path]:
+    """Predict and score a stochastic model once per seed (``<name>/seed-<s>/scores.json``); returns
+    the seed-combined scores (written to ``<name>/scores.json``, see :mod:`.seeds`) and the first
+    seed's predictions (for the lip-opening plot)."""
+    import json
+
+    from ..common.atomic import write_text_atomic
+    from .scores import evaluate
+    from .seeds import combine_seed_scores, seed_diversity
+
+    paths, per_seed = [], []
+    for seed in seeds:
+        path = seeded_predictions_for(name, cache, split, out_dir, run_dir, force, seed, checkpoint, options)
+        paths.append(path)
+        per_seed.append(evaluate(path, cache_path, split, lrp_threshold=lrp_threshold,
+                                 out=path.parent / "scores.json", model=name))
+    diversity = seed_diversity(paths, cache.sequences(split)) if len(paths) > 1 else {"value": None, "n_seeds": len(paths)}
+    combined = combine_seed_scores(per_seed, list(seeds), diversity, [str(p.parent / "scores.json") for p in paths])
+    write_text_atomic(out_dir / name / "scores.json", json.dumps(combined, indent=1))
+    return combined, paths[0]
+
+
 def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, out_dir: str | os.PathLike,
-                runs: dict[str, str | Path] | None = None, force: bool = False, lrp_threshold: float | None = None) -> Path:
+                runs: dict[str, str | Path] | None = None, force: bool = False, lrp_threshold: float | None = None,
+                seeds: list[int] | None = None) -> Path:
     """Predict + evaluate every model; write leaderboard.csv/.md (with the phonetic table) and plots.
-    Returns the CSV path."""
+    ``seeds``: stochastic models predict once per seed (deterministic ones once).  Returns the CSV path."""
     from .scores import evaluate
     from ..predict.split import split_refs
     from ..predict.store import PredictionReader
@@ -65,18 +110,27 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
     out_dir = Path(out_dir)
     runs = dict(runs or {})
     models = list(dict.fromkeys(models))  # each model once, in the order given
-    scores = []
+    scores, prediction_paths = [], {}
     with Cache(cache_path) as cache:  # before the lock creates the output folder
         split_refs(cache, split)
         for name in models:
             model_entry(name)
+        if seeds and not any(getattr(model_entry(name), "stochastic", False) for name in models):
+            raise UserError(f"--seeds applies to stochastic models (e.g. facediffuser); none of {', '.join(models)} is: "
+                            "drop --seeds")
     with lock.exclusive(out_dir, folder=True, what="compare output folder"), Cache(cache_path) as cache:
         for name in models:
             run_dir = runs.get(name)
             if run_dir is None and model_entry(name).trainable and (Path("runs") / name).is_dir():
                 run_dir = Path("runs") / name
                 logger.info("[compare] %s: using the run folder %s (pass --run %s=DIR for another)", name, run_dir, name)
-            prediction_path = predictions_for(name, cache, split, out_dir, Path(run_dir) if run_dir else None, force)
+            if seeds and getattr(model_entry(name), "stochastic", False):
+                combined, prediction_paths[name] = seeded_scores(name, cache, cache_path, split, out_dir,
+                                                                 Path(run_dir) if run_dir else None, force, seeds,
+                                                                 lrp_threshold)
+                scores.append(combined)
+                continue
+            prediction_path = prediction_paths[name] = predictions_for(name, cache, split, out_dir, Path(run_dir) if run_dir else None, force)
             scores.append(evaluate(prediction_path, cache_path, split, lrp_threshold=lrp_threshold,
                                    out=out_dir / name / "scores.json", model=name))
         csv_path, _ = write_leaderboard(scores, out_dir, phonetic=True)
@@ -85,7 +139,7 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
         plot_metric_bars(scores, plots / "metrics.png")
         plot_per_subject_lve(scores, plots / "lve_per_subject.png")
         plot_phonetic(scores, plots)
-        readers = {name: PredictionReader(out_dir / name / "predictions.h5") for name in models}
+        readers = {name: PredictionReader(prediction_paths[name]) for name in models}
         try:
             order = [row["model"] for row in leaderboard_rows(scores)]
             plot_lip_opening(cache, readers, plots / "lip_opening.png", split, order=order)

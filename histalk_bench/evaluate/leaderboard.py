@@ -227,6 +227,11 @@ def write_leaderboard(scores: list[dict], out_dir: str | Path, phonetic: bool = 
     paired = _paired_line(scores)
     if paired:
         lines += ["", paired]
+    from .seeds import seed_lines
+
+    seeded = seed_lines(scores, metric_order())
+    if seeded:
+        lines += [""] + seeded
     if phonetic:
         lines += [""] + phonetic_lines(scores)
     if notes:
