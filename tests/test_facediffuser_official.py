@@ -209,3 +209,24 @@ def test_the_cli_predicts_with_the_seed_it_is_given(vocaset_cache, tmp_path):
         got = seven.vertices(ref.subject, ref.sentence, VOCASET_TRAIN[2])
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
         assert np.abs(got - eight.vertices(ref.subject, ref.sentence, VOCASET_TRAIN[2])).max() > 1e-4
+
+
+@pytest.mark.slow
+def test_new_audio_with_an_official_file_is_the_official_predict(tmp_path):
+    """predict.py: frames int(len/16000*fps) - 1, the VOCASET one-hot columns named, the seed's noise."""
+    from histalk_bench.models.base import model_entry
+
+    rng = np.random.default_rng(2)
+    audio = (0.1 * rng.standard_normal(20000)).astype(np.float32)
+    template = rng.standard_normal((5023, 3)).astype(np.float32)
+    state, reference = official_parts(5023, 16, 3, 8, 30, seed=6)
+    torch.save(state, tmp_path / "pretrained_vocaset.pth")
+    predictor = model_entry("facediffuser").load_audio_predictor(checkpoint=tmp_path / "pretrained_vocaset.pth",
+                                                                 device="cpu", seed=11)
+    predictor.progress = False
+    assert predictor.config.speakers == tuple(VOCASET_TRAIN) and predictor.config.fps == 30
+    got = predictor.predict_audio(audio, template, VOCASET_TRAIN[1])
+    n_frames = int(20000 / 16000 * 30) - 1
+    expected = official_sample(reference, OfficialDiffusion(3), audio, template, 1, 8, n_frames, seed=11)
+    assert got.shape == (n_frames, 5023, 3)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)

@@ -182,7 +182,7 @@ def configure_backbone(predictor, mode: str = "auto") -> list[str]:
         # a trained (fine-tuned) encoder: int8 only on request, its effect was not measured here
         chosen = "fp32" if mode == "auto" else chosen
         predictor.model.audio_encoder = quantize(encoder, chosen)
-        return [f"wav2vec2 audio encoder {chosen}"]
+        return [f"{getattr(encoder.config, 'model_type', 'wav2vec2')} audio encoder {chosen}"]
     if mode != "auto":
         raise UserError(f"--backbone {mode}: this model reads '{feature or 'its own'}' features, it has no wav2vec2 backbone")
     return []

@@ -157,7 +157,16 @@ class FaceDiffuserEntry(ModelEntry):
     def load_audio_predictor(self, run_dir=None, checkpoint=None, device="auto", seed: int | None = None,
                              **options) -> FaceDiffuserPredictor:
         """Frames from the audio, as the official ``predict.py``; progress per diffusion step.  An
-        official file's frame rate follows its vertex count (BIWI 25 fps, else 30)."""
+        official file's frame rate and speaker names follow its vertex count (BIWI 23,370: 25 fps,
+        F2 F3 F4 M3 M4 M5; VOCASET 5,023: 30 fps, the VOCASET training subjects)."""
+        from ...datasets.splits import BIWI_TRAIN, VOCASET_TRAIN
+        from .checkpoint import BIWI_VERTICES, VOCASET_VERTICES
+
         _prediction_options(options)
-        return FaceDiffuserPredictor(load_model(run_dir, checkpoint), resolve_device(device),
-                                     seed=DEFAULT_SEED if seed is None else seed, progress=True)
+        model = load_model(run_dir, checkpoint)
+        if getattr(model, "source", {}).get("official"):  # the official one-hot columns, named by the dataset
+            official = {BIWI_VERTICES: BIWI_TRAIN, VOCASET_VERTICES: VOCASET_TRAIN}.get(model.config.n_vertices, ())
+            if len(official) == len(model.config.speakers):
+                model.config.speakers = tuple(official)
+        return FaceDiffuserPredictor(model, resolve_device(device), seed=DEFAULT_SEED if seed is None else seed,
+                                     progress=True)

@@ -18,6 +18,7 @@ REQUIRED_KEYS = ("cond_projection.weight", "input_projection.0.weight", "input_p
                  "time_mlp.0.weight", "norm_cond.weight", "gru.weight_ih_l0", "gru.weight_hh_l0",
                  "final_layer.weight", "obj_vector.weight")
 BIWI_VERTICES = 23370
+VOCASET_VERTICES = 5023
 
 
 def config_from_official(state: dict, speakers: tuple[str, ...], fps: float | None = None) -> FaceDiffuserConfig:
