@@ -84,6 +84,18 @@ def test_seeds_differ_and_a_seed_repeats(tmp_path):
     runs = [FaceDiffuserPredictor(model, torch.device("cpu"), seed=s).motion(audio, template, 17, [1]) for s in (1, 1, 2)]
     assert np.array_equal(runs[0], runs[1])
     assert np.abs(runs[0] - runs[2]).max() > 1e-3
+    # the released BIWI model's space: sampled on the normalised template, mapped back to the cache's units
+    template = np.random.default_rng(3).standard_normal((10, 3)).astype(np.float32) * [1.0, 2.0, 0.5] + [0.0, 5.0, -1.0]
+    scaled, back = facexhubert(template.astype(np.float64))
+    normalised = FaceDiffuserPredictor(model, torch.device("cpu"), seed=1, space="facexhubert")
+    plain = FaceDiffuserPredictor(model, torch.device("cpu"), seed=1, space="cache")
+    np.testing.assert_allclose(normalised.motion(audio, template, 17, [1]),
+                               back(plain.motion(audio, scaled.astype(np.float32), 17, [1])), rtol=0, atol=1e-5)
+    assert normalised.settings["space"] == "facexhubert"
+    from histalk_bench.common.errors import UserError
+
+    with pytest.raises(UserError, match="space must be"):
+        FaceDiffuserPredictor(model, torch.device("cpu"), space="metres")
 
 
 def test_a_file_that_does_not_fit_is_one_user_error(tmp_path):
@@ -114,15 +126,21 @@ def biwi_cache(biwi_corpus, tmp_path_factory):
     return path
 
 
-# dataset: cache fixture, latent, steps, training speakers, fps, splits, predictions checked
+# dataset: cache fixture, latent, steps, training speakers, fps, splits, predictions checked, data space
 OFFICIAL = {
-    "vocaset": ("vocaset_cache", 32, 5, VOCASET_TRAIN, 30, ["test"], 2 * 8),  # unseen: 8 conditions
-    "biwi": ("biwi_cache", 48, 4, BIWI_TRAIN, 25, ["test_a", "test_b"], 2 * 1 + 1 * 6),  # Test-A: own condition
+    "vocaset": ("vocaset_cache", 32, 5, VOCASET_TRAIN, 30, ["test"], 2 * 8, "cache"),  # unseen: 8 conditions
+    "biwi": ("biwi_cache", 48, 4, BIWI_TRAIN, 25, ["test_a", "test_b"], 2 * 1 + 1 * 6, "facexhubert"),  # Test-A: own
 }
 
 
+def facexhubert(template):
+    """FaceXHuBERT's BIWI preprocessing: per axis, minus the template's mean, over its range."""
+    mean, span = template.mean(axis=0), template.max(axis=0) - template.min(axis=0)
+    return (template - mean) / span, lambda v: v * span + mean
+
+
 def _check_against_official(cache_path, checkpoint, reference, steps, speakers, splits, seed, tmp_path, frames="audio",
-                            max_conditions=None):
+                            max_conditions=None, space="cache"):
     """Split prediction through ``predict_split``; each prediction (the first ``max_conditions`` of
     each sequence) checked against the official sampler; returns how many were checked."""
     from histalk_bench.cache import Cache
@@ -137,7 +155,7 @@ def _check_against_official(cache_path, checkpoint, reference, steps, speakers, 
                                    device="cpu", options={"seed": seed, "frames": frames}, progress=False)
             with PredictionReader(out) as reader:
                 meta = reader.attrs["meta"]
-                assert (meta["frames"], meta["seed"], meta["diffusion_steps"]) == (frames, seed, steps)
+                assert (meta["frames"], meta["seed"], meta["diffusion_steps"], meta["space"]) == (frames, seed, steps, space)
                 for ref in cache.sequences(split):
                     audio = cache.audio(ref.subject, ref.sentence)
                     n_frames = ref.n_frames if frames == "gt" else int(len(audio) / 16000 * cache.fps) - 1
@@ -145,8 +163,11 @@ def _check_against_official(cache_path, checkpoint, reference, steps, speakers, 
                     assert conditions == ([None] if ref.subject in speakers else sorted(speakers))
                     for condition in conditions[:max_conditions]:
                         index = speakers.index(ref.subject if condition is None else condition)
-                        expected = official_sample(reference, diffusion, audio, cache.template(ref.subject), index,
-                                                   len(speakers), n_frames, seed)
+                        template, back = cache.template(ref.subject).astype(np.float64), lambda v: v
+                        if space == "facexhubert":  # the released BIWI model's data: normalised per subject and axis
+                            template, back = facexhubert(template)
+                        expected = back(official_sample(reference, diffusion, audio, template.astype(np.float32), index,
+                                                        len(speakers), n_frames, seed))
                         got = reader.vertices(ref.subject, ref.sentence, condition)
                         assert got.shape == expected.shape  # the official frame count
                         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
@@ -159,13 +180,13 @@ def _check_against_official(cache_path, checkpoint, reference, steps, speakers, 
 def test_split_prediction_is_the_official_sampler(dataset, request, tmp_path):
     from histalk_bench.cache import Cache
 
-    fixture, latent, steps, speakers, fps, splits, n_expected = OFFICIAL[dataset]
+    fixture, latent, steps, speakers, fps, splits, n_expected, space = OFFICIAL[dataset]
     cache_path = request.getfixturevalue(fixture)
     with Cache(cache_path) as cache:
         state, reference = official_parts(cache.n_vertices, latent, steps, len(speakers), fps, seed=len(dataset))
     torch.save(state, tmp_path / f"{dataset}.pth")
     assert _check_against_official(cache_path, tmp_path / f"{dataset}.pth", reference, steps, speakers, splits,
-                                   seed=7, tmp_path=tmp_path) == n_expected
+                                   seed=7, tmp_path=tmp_path, space=space) == n_expected
 
 
 @pytest.mark.slow

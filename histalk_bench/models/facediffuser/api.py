@@ -21,6 +21,27 @@ from .model import FaceDiffuser, usable_frames
 
 DEFAULT_SEED = 0
 FRAMES = ("audio", "gt")
+SPACES = ("auto", "cache", "facexhubert")
+
+
+class AxisNormalisation:
+    """FaceDiffuser's BIWI data space (the FaceXHuBERT preprocessing): each subject's vertices per
+    axis minus the mean of the subject's template, divided by the template's range (max - min).
+    Affine per axis, so it gives the same normalised coordinates whatever per-axis units the cache
+    holds; :meth:`back` maps predictions to the cache's units."""
+
+    def __init__(self, template: np.ndarray):
+        template = np.asarray(template, dtype=np.float64)
+        self.mean = template.mean(axis=0)
+        self.range = template.max(axis=0) - template.min(axis=0)
+        if np.any(self.range <= 0):
+            raise UserError("template is flat along an axis: the FaceXHuBERT normalisation is undefined")
+
+    def forward(self, vertices: np.ndarray) -> np.ndarray:
+        return ((vertices - self.mean) / self.range).astype(np.float32)
+
+    def back(self, vertices: np.ndarray) -> np.ndarray:
+        return (vertices * self.range + self.mean).astype(np.float32)
 
 
 def protocol_speakers(cache: Cache) -> tuple[str, ...]:
@@ -44,12 +65,15 @@ class FaceDiffuserPredictor:
     name = "facediffuser"
 
     def __init__(self, model: FaceDiffuser, device: torch.device, seed: int = DEFAULT_SEED, frames: str = "audio",
-                 progress: bool = False):
+                 progress: bool = False, space: str = "cache"):
         if frames not in FRAMES:
             raise UserError(f"--frames must be 'audio' (predict.py's int(len/16000*fps)-1) or 'gt' "
                             f"(ground-truth length), not '{frames}'")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise UserError(f"--seed must be a non-negative integer, not {seed!r}")
+        if space not in ("cache", "facexhubert"):
+            raise UserError(f"space must be 'auto', 'cache' or 'facexhubert', not '{space}'")
+        self.space = space
         self.model = model.eval().to(device)
         self.config = model.config
         self.device = device
@@ -65,12 +89,20 @@ class FaceDiffuserPredictor:
     def settings(self) -> dict:
         """What decides the predictions beyond the weights (recorded in the predictions' meta)."""
         return {"frames": self.frames, "seed": self.seed, "diffusion_steps": self.config.diffusion_steps,
+                "space": self.space,
                 "sampling": "ancestral DDPM, cosine schedule, x0 prediction, fixed-small variance",
                 "noise": "one CPU torch.Generator(seed) per sequence and condition: x_T, then one draw per step",
                 **getattr(self.model, "source", {})}
 
     def motion(self, audio_16k: np.ndarray, template: np.ndarray, n_frames: int, conditions: list[int]) -> np.ndarray:
-        """(C, T', V, 3) vertices for 16 kHz audio, one per speaker condition (all with the same noise)."""
+        """(C, T', V, 3) vertices for 16 kHz audio, one per speaker condition (all with the same noise),
+        in the cache's units (with ``space='facexhubert'`` sampled in the normalised space and mapped back)."""
+        if self.space == "facexhubert":
+            normalisation = AxisNormalisation(template)
+            return normalisation.back(self._sample(audio_16k, normalisation.forward(template), n_frames, conditions))
+        return self._sample(audio_16k, template, n_frames, conditions)
+
+    def _sample(self, audio_16k: np.ndarray, template: np.ndarray, n_frames: int, conditions: list[int]) -> np.ndarray:
         model, device = self.model, self.device
         audio = torch.from_numpy(normalise(audio_16k))[None].to(device)
         with torch.no_grad():
@@ -115,10 +147,23 @@ def _prediction_options(options: dict) -> None:
         raise UserError(f"unknown facediffuser prediction option(s): {', '.join(sorted(options))}")
 
 
+def resolve_space(space: str, model: FaceDiffuser, cache: Cache) -> str:
+    """'auto': 'facexhubert' for an official file on a BIWI cache (the released BIWI model works in
+    that space), else 'cache'."""
+    if space not in SPACES:
+        raise UserError(f"space must be 'auto', 'cache' or 'facexhubert', not '{space}'")
+    if space != "auto":
+        return space
+    official = bool(getattr(model, "source", {}).get("official"))
+    return "facexhubert" if official and cache.dataset == "biwi" else "cache"
+
+
 def load_predictor(cache: Cache, run_dir=None, checkpoint=None, device: str = "auto", frames: str = "audio",
-                   seed: int | None = None, progress: bool = False, **options) -> FaceDiffuserPredictor:
+                   seed: int | None = None, progress: bool = False, space: str = "auto", **options) -> FaceDiffuserPredictor:
     """A predictor for the cache's sequences; ``frames``: 'audio' (predict.py's count) or 'gt';
-    ``seed``: the sampling seed (None: :data:`DEFAULT_SEED`)."""
+    ``seed``: the sampling seed (None: :data:`DEFAULT_SEED`); ``space``: the vertex space the model
+    samples in ('auto', 'cache', or 'facexhubert': per-subject axis normalisation, see
+    :class:`AxisNormalisation`)."""
     from ...datasets.splits import BIWI_TRAIN, VOCASET_TRAIN
 
     _prediction_options(options)
@@ -131,7 +176,7 @@ def load_predictor(cache: Cache, run_dir=None, checkpoint=None, device: str = "a
         raise UserError(f"run was trained at {model.config.fps} fps but the cache is at {cache.fps} fps",
                         checkpoint or run_dir)
     return FaceDiffuserPredictor(model, resolve_device(device), seed=DEFAULT_SEED if seed is None else seed,
-                                 frames=frames, progress=progress)
+                                 frames=frames, progress=progress, space=resolve_space(space, model, cache))
 
 
 class FaceDiffuserEntry(ModelEntry):
@@ -155,10 +200,11 @@ class FaceDiffuserEntry(ModelEntry):
         return Path(run_dir) / ("last.pt" if run_selection(run_dir) == "last" else "best.pt")
 
     def load_audio_predictor(self, run_dir=None, checkpoint=None, device="auto", seed: int | None = None,
-                             **options) -> FaceDiffuserPredictor:
+                             space: str = "auto", **options) -> FaceDiffuserPredictor:
         """Frames from the audio, as the official ``predict.py``; progress per diffusion step.  An
         official file's frame rate and speaker names follow its vertex count (BIWI 23,370: 25 fps,
-        F2 F3 F4 M3 M4 M5; VOCASET 5,023: 30 fps, the VOCASET training subjects)."""
+        F2 F3 F4 M3 M4 M5, FaceXHuBERT's normalised space; VOCASET 5,023: 30 fps, the VOCASET
+        training subjects)."""
         from ...datasets.splits import BIWI_TRAIN, VOCASET_TRAIN
         from .checkpoint import BIWI_VERTICES, VOCASET_VERTICES
 
@@ -168,5 +214,10 @@ class FaceDiffuserEntry(ModelEntry):
             official = {BIWI_VERTICES: BIWI_TRAIN, VOCASET_VERTICES: VOCASET_TRAIN}.get(model.config.n_vertices, ())
             if len(official) == len(model.config.speakers):
                 model.config.speakers = tuple(official)
+        if space not in SPACES:
+            raise UserError(f"space must be 'auto', 'cache' or 'facexhubert', not '{space}'")
+        if space == "auto":  # the released BIWI model samples in FaceXHuBERT's normalised space
+            official_biwi = getattr(model, "source", {}).get("official") and model.config.n_vertices == BIWI_VERTICES
+            space = "facexhubert" if official_biwi else "cache"
         return FaceDiffuserPredictor(model, resolve_device(device), seed=DEFAULT_SEED if seed is None else seed,
-                                     progress=True)
+                                     progress=True, space=space)
