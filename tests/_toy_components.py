@@ -20,7 +20,7 @@ from histalk_bench.datasets.base import DatasetEntry, DatasetHeader, ReaderOptio
 from histalk_bench.datasets.landmarks import from_vertex_ids
 from histalk_bench.datasets.regions import Region
 from histalk_bench.features.base import FeatureExtractorBase
-from histalk_bench.metrics.spec import MetricSpec, SequenceView, ratio
+from histalk_bench.metrics.spec import FRAMES, MetricSpec, SequenceView, ratio
 from histalk_bench.models.base import ModelEntry
 
 N_VERTICES, FPS = 40, 25.0
@@ -112,15 +112,15 @@ class EnvelopeModel(ModelEntry):
 
 # ---- metric: per-sequence statistics and how they pool -----------------------------------------
 def _lip_error_stats(view: SequenceView) -> dict:
-    return {"frames": view.n_frames, "lip_error_sum": float(np.sqrt(view.lip_max).sum())}
+    return {"lip_error_sum": float(np.sqrt(view.lip_max).sum())}
 
 
 LIP_ERROR = MetricSpec(
-    "lip_error", "1.0", False, "data units", "max lip error",
-    "per frame, the largest lip-vertex L2 error; mean over all frames pooled across sequences",
-    ("frames", "lip_error_sum"), _lip_error_stats,
-    lambda s: ratio(s["lip_error_sum"].sum(axis=-1), s["frames"].sum(axis=-1)),
-    {}, order=50)
+    name="lip_error", version="1.0", higher_is_better=False, units="data units", title="max lip error",
+    description="per frame, the largest lip-vertex L2 error; mean over all frames pooled across sequences",
+    statistics=("lip_error_sum",), compute=_lip_error_stats,
+    pool=lambda s: ratio(s["lip_error_sum"].sum(axis=-1), s[FRAMES].sum(axis=-1)),
+    order=50)
 
 
 def write_toy_release(root: Path, seed: int = 0) -> Path:

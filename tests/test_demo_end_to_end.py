@@ -17,6 +17,6 @@ def test_demo_writes_the_leaderboard(tmp_path):
     assert (table["split"] == "test").all() and (table["n_sequences"] > 0).all()
     assert (tmp_path / "demo" / "leaderboard.md").read_text().startswith("# Leaderboard: vocaset / test")
     assert sorted(p.name for p in (tmp_path / "demo" / "plots").glob("*.png")) == [
-        "lip_opening.png", "lipsync_offsets.png", "lve_per_subject.png", "lve_per_viseme.png", "metrics.png"]
+        "lip_opening.png", "lipsync_offset_ms_per_sequence.png", "lve_by_part.png", "lve_per_subject.png", "metrics.png"]
     assert "## Phonetic metrics" in (tmp_path / "demo" / "leaderboard.md").read_text()
     assert "demo finished" in result.stdout

@@ -101,7 +101,7 @@ def test_toy_dataset_aligner_features_and_model_run_end_to_end(registered, relea
     assert scores["envelope"]["metrics"]["lip_error"] < 0.5 * scores["static"]["metrics"]["lip_error"]
     assert scores["envelope"]["metric_versions"]["lip_error"] == "1.0" and "lip_error" in scores["envelope"]["ci95"]
     # the dataset's facts come from its registry entry: LRP threshold 0.05, no display scaling
-    assert scores["envelope"]["lrp"]["threshold"] == 0.05 and scores["envelope"]["display_scale"]["lve"] == 1.0
+    assert scores["envelope"]["options"]["lrp_threshold"] == 0.05 and scores["envelope"]["display_scale"]["lve"] == 1.0
 
 
 def test_compare_takes_models_comma_separated_or_repeated(registered, release, tmp_path):
@@ -113,7 +113,7 @@ def test_compare_takes_models_comma_separated_or_repeated(registered, release, t
     assert result.exit_code == 0, result.output
     lines = (tmp_path / "cmp" / "leaderboard.csv").read_text().splitlines()
     assert sorted(row.split(",")[0] for row in lines[1:]) == ["envelope", "mean", "static"]
-    assert "lip_error" in lines[0] and "LIP_ERROR" in (tmp_path / "cmp" / "leaderboard.md").read_text()
+    assert "lip_error" in lines[0] and "max lip error ↓" in (tmp_path / "cmp" / "leaderboard.md").read_text()
     spaced = runner.invoke(cli, ["compare", "--models", "envelope", "static", "--data", str(cache_path),
                                  "--out", str(tmp_path / "cmp2")])
     assert spaced.exit_code == 2 and "unexpected extra argument" in spaced.output.lower()

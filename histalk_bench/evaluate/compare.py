@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
 
 from ..cache import Cache
 from ..common import lock
+from ..common.atomic import write_text_atomic
 from ..common.errors import UserError
 from ..models.base import model_entry
+from ..predict.split import predict_split, prediction_provenance, require_weights, split_refs
+from ..predict.store import PredictionReader
+from .leaderboard import leaderboard_rows, write_leaderboard
+from .plots import plot_lip_opening, write_score_plots
+from .scores import evaluate
+from .seeds import combine_seed_scores, seed_diversity
 
 logger = logging.getLogger(__name__)
 
@@ -19,8 +27,6 @@ REUSED_KEYS = ("model", "run", "checkpoint_sha256", "weights", "cache_fingerprin
 
 def reuse_problem(target: Path, wanted: dict, cache: Cache, split: str) -> str | None:
     """Why stored predictions cannot stand for what would be made now (None: they can)."""
-    from ..predict.store import PredictionReader
-
     try:
         with PredictionReader(target) as reader:
             attrs, keys = reader.attrs, set(reader.keys())
@@ -41,8 +47,6 @@ def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir:
     """``out_dir/<name>/predictions.h5``: reused only when complete and made from the same run,
     weight files, cache, split and options (a stochastic model's seed included), unless ``force``;
     otherwise predicted again."""
-    from ..predict.split import prediction_provenance, predict_split, require_weights
-
     target = out_dir / name / "predictions.h5"
     require_weights(name, run_dir, checkpoint, run_option=f"--run {name}=RUN_DIR or --checkpoint {name}=FILE")
     options = model_entry(name).prediction_options(options or {})
@@ -73,8 +77,6 @@ def seeded_predictions_for(name: str, cache: Cache, split: str, out_dir: Path, r
                            seed: int, checkpoint=None, options: dict | None = None) -> Path:
     """``out_dir/<name>/seed-<seed>/predictions.h5`` of a stochastic model: reused only when complete
     and made from the same run, weights, cache, split and options, the seed included."""
-    from ..predict.split import prediction_provenance, predict_split, require_weights
-
     options = model_entry(name).prediction_options({**(options or {}), "seed": int(seed)})
     target = out_dir / name / f"seed-{seed}" / "predictions.h5"
     require_weights(name, run_dir, checkpoint, run_option=f"--run {name}=RUN_DIR or --checkpoint {name}=FILE")
@@ -95,12 +97,6 @@ def seeded_scores(name: str, cache: Cache, cache_path, split: str, out_dir: Path
     """Predict and score a stochastic model once per seed (``<name>/seed-<s>/scores.json``); returns
     the seed-combined scores (written to ``<name>/scores.json``, see :mod:`.seeds`) and the first
     seed's predictions (for the lip-opening plot)."""
-    import json
-
-    from ..common.atomic import write_text_atomic
-    from .scores import evaluate
-    from .seeds import combine_seed_scores, seed_diversity
-
     paths, per_seed = [], []
     for seed in seeds:
         path = seeded_predictions_for(name, cache, split, out_dir, run_dir, force, seed, checkpoint, options)
@@ -119,12 +115,6 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
     """Predict + evaluate every model; write leaderboard.csv/.md (with the phonetic table) and plots.
     ``checkpoints`` maps a model to its weight files (e.g. official releases) instead of a run;
     ``seeds``: stochastic models predict once per seed (deterministic ones once).  Returns the CSV path."""
-    from .scores import evaluate
-    from ..predict.split import split_refs
-    from ..predict.store import PredictionReader
-    from .leaderboard import leaderboard_rows, write_leaderboard
-    from .plots import plot_lip_opening, plot_metric_bars, plot_per_subject_lve, plot_phonetic
-
     out_dir = Path(out_dir)
     runs = dict(runs or {})
     models = list(dict.fromkeys(models))  # each model once, in the order given
@@ -158,10 +148,7 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
                                    out=out_dir / name / "scores.json", model=name))
         csv_path, _ = write_leaderboard(scores, out_dir, phonetic=True)
         plots = out_dir / "plots"
-        plots.mkdir(exist_ok=True)
-        plot_metric_bars(scores, plots / "metrics.png")
-        plot_per_subject_lve(scores, plots / "lve_per_subject.png")
-        plot_phonetic(scores, plots)
+        write_score_plots(scores, plots, phonetic=True)
         readers = {name: PredictionReader(prediction_paths[name]) for name in models}
         try:
             order = [row["model"] for row in leaderboard_rows(scores)]

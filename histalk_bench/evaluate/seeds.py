@@ -19,14 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..metrics import all_specs
 from ..metrics.accumulate import as_reported, pooled
 from ..metrics.bootstrap import confidence_intervals
+from ..predict.store import PredictionReader
+from .table import display_factor, scale_notation
 
 
 def seed_diversity(prediction_paths: list[Path], refs) -> dict:
     """Mean pairwise distance between the predictions of different seeds (see the module docstring)."""
-    from ..predict.store import PredictionReader
-
     readers = [PredictionReader(path) for path in prediction_paths]
     try:
         per_sequence = []
@@ -109,28 +110,28 @@ def combine_seed_scores(seed_scores: list[dict], seeds: list[int], diversity: di
     return combined
 
 
-def seed_lines(scores: list[dict], metrics: tuple[str, ...]) -> list[str]:
-    """'## Seeds' Markdown: per stochastic model and metric, mean ± sd over seeds [min, max] beside
-    the bootstrap half-interval, and the diversity; [] when no model was run with several seeds."""
-    from .leaderboard import scale_notation
-
+def seed_lines(scores: list[dict]) -> list[str]:
+    """'## Seeds' Markdown: per stochastic model and core metric, mean ± sd over seeds [min, max]
+    beside the bootstrap half-interval, and the diversity; [] when no model was run with several seeds."""
     seeded = [s for s in scores if s.get("seeds")]
     if not seeded:
         return []
-    scale = seeded[0]["display_scale"]
-    header = ["model", "seeds"] + [f"{m.upper()}{scale_notation(scale[m])}" for m in metrics] + ["diversity"]
+    specs = all_specs("core")
+    factors = {metric.name: display_factor(scores, metric) for metric in specs}
+    header = (["model", "seeds"] + [f"{metric.title}{scale_notation(factors[metric.name])}" for metric in specs]
+              + ["diversity"])
     lines = ["## Seeds (stochastic models)", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for s in seeded:
         info = s["seeds"]
         cells = [s["model"], ",".join(map(str, info["seeds"]))]
-        for m in metrics:
-            mean, sd, low, high = (info[k].get(m) for k in ("mean", "sd", "min", "max"))
-            ci = s["ci95"].get(m)
+        for metric in specs:
+            name, k = metric.name, factors[metric.name]
+            mean, sd, low, high = (info[key].get(name) for key in ("mean", "sd", "min", "max"))
             if mean is None:
                 cells.append("absent")
                 continue
-            k = scale[m]
             text = f"{mean * k:.4f}" + ("" if sd is None else f" ± {sd * k:.4f} sd") + f" [{low * k:.4f}, {high * k:.4f}]"
+            ci = s["ci95"].get(name)
             if ci:
                 text += f"; bootstrap ± {(ci[1] - ci[0]) / 2 * k:.4f}"
             cells.append(text)

@@ -3,7 +3,6 @@ or our runs, seeded ancestral sampling) and ``train`` (the shared loop, the pape
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +41,6 @@ class AxisNormalisation:
 
     def back(self, vertices: np.ndarray) -> np.ndarray:
         return (vertices * self.range + self.mean).astype(np.float32)
-
-
-def protocol_speakers(cache: Cache) -> tuple[str, ...]:
-    """The training speakers in the official one-hot order."""
-    from ...datasets.base import training_speaker_order
-
-    return training_speaker_order(cache.dataset, cache.subjects("train"))
 
 
 def audio_frame_count(n_samples: int, fps: float) -> int:

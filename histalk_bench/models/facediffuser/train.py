@@ -19,6 +19,7 @@ import torch
 
 from ...cache import Cache
 from ...common.errors import UserError
+from ...datasets.base import training_speaker_order
 from ...features.wav2vec2 import normalise
 from ..training import TrainOptions, fit
 from .diffusion import CosineDiffusion
@@ -128,9 +129,7 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, size: st
     cache = Cache(cache_path)
     if not cache.sequences("train"):
         raise UserError("no training sequences (split 'train')", cache_path)
-    from .api import protocol_speakers
-
-    speakers = protocol_speakers(cache)
+    speakers = training_speaker_order(cache.dataset, cache.subjects("train"))  # the official one-hot order
     biwi = cache.dataset == "biwi"
     latent = latent_dim or (32 if size == "demo" else 512 if biwi else 256)
     steps = diffusion_steps or (50 if size == "demo" else 500 if biwi else 1000)
