@@ -119,7 +119,7 @@ def test_a_file_that_does_not_fit_is_one_user_error(tmp_path):
 # ---------------------------------------------------------------- split prediction = official test, per condition
 @pytest.fixture(scope="module")
 def biwi_cache(biwi_corpus, tmp_path_factory):
-    from histalk_bench.datasets.biwi import prepare_biwi
+    from histalk_bench.datasets.prepare import prepare_biwi
 
     path = tmp_path_factory.mktemp("biwi_cache") / "cache.h5"
     prepare_biwi(biwi_corpus, path, aligner="oracle", features="mel", progress=False)
