@@ -34,14 +34,18 @@ def test_baselines_predict_template_and_streamed_mean(cache_path):
 
 
 def test_baselines_refuse_weights_and_prediction_options(cache_path):
-    """A baseline has no weights and no options: --run, --checkpoint or --frames are errors, not ignored."""
+    """A baseline has no weights and no options: --run, --checkpoint or --frames are errors, not ignored
+    (the models' one unused-option check, on the path every prediction of a split takes)."""
+    from histalk_bench.predict.split import predict_split
+
     with Cache(cache_path) as cache:
-        with pytest.raises(UserError, match="has no weights"):
-            baselines_static.StaticEntry().load_predictor(cache, run_dir="runs/x")
-        with pytest.raises(UserError, match="has no weights"):
-            baselines_mean.MeanEntry().load_predictor(cache, checkpoint="x.pt")
-        with pytest.raises(UserError, match="frames"):
-            baselines_mean.MeanEntry().load_predictor(cache, frames="gt")
+        with pytest.raises(UserError, match="^--run does not apply: model 'static' has no weights; drop it$"):
+            predict_split("static", cache, "test", cache_path.parent / "x.h5", run_dir="runs/x")
+        with pytest.raises(UserError, match="--checkpoint does not apply: model 'mean' has no weights"):
+            predict_split("mean", cache, "test", cache_path.parent / "x.h5", checkpoint="x.pt")
+        with pytest.raises(UserError, match="^--frames is not read by mean predictions; drop it$"):
+            predict_split("mean", cache, "test", cache_path.parent / "x.h5", options={"frames": "gt"})
+    assert not (cache_path.parent / "x.h5").exists()
 
 @pytest.mark.slow
 def test_compare_baselines_and_rebuild_leaderboard(cache_path, tmp_path):

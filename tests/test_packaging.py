@@ -21,7 +21,7 @@ PACKAGE = ROOT / "histalk_bench"
 # The only uses of __file__ in the package, and why each works from a wheel.
 FILE_USES = {
     "synth/speech.py": "PYTHONPATH of the espeak-ng worker process: the folder that holds the package",
-    "evaluate/scores.py": "working folder of `git rev-parse HEAD` (no commit recorded outside a checkout)",
+    "common/version.py": "working folder of `git rev-parse HEAD` (no commit recorded outside a checkout)",
 }
 
 
@@ -46,13 +46,21 @@ def resources_read() -> list[str]:
             if not (isinstance(owner.func, ast.Attribute) and owner.func.attr == "files"
                     or isinstance(owner.func, ast.Name) and owner.func.id == "files"):
                 continue
-            package = owner.args[0]
+            package, name = owner.args[0], node.args[0]
+            if not (isinstance(package, (ast.Constant, ast.Name)) and isinstance(name, (ast.Constant, ast.Name))
+                    and len(node.args) == 1):
+                continue  # a computed path (e.g. report.page.asset): covered by package_data_files()
             base = folder.as_posix() if isinstance(package, ast.Name) and package.id == "__package__" \
                 else package.value.replace(".", "/")
-            name = node.args[0]
             name = constants[name.id] if isinstance(name, ast.Name) else name.value
             found.append(f"{base}/{name}")
     return found
+
+
+def package_data_files() -> list[str]:
+    """Every non-Python file inside the package folder (templates, assets, lexicon, ...)."""
+    return sorted(path.relative_to(PACKAGE.parent).as_posix() for path in PACKAGE.rglob("*")
+                  if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts)
 
 
 def test_every_resource_the_code_reads_is_in_the_package():
@@ -104,7 +112,9 @@ def test_a_built_wheel_holds_every_file_the_code_reads(tmp_path):
     print(f"wheel built in {time.perf_counter() - started:.1f} s")
     wheel = next((tmp_path / "dist").glob("histalk_bench-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    missing = [resource for resource in resources_read() if resource not in names]
+    wanted = set(resources_read()) | set(package_data_files())
+    assert "histalk_bench/report/assets/report.html" in wanted
+    missing = sorted(resource for resource in wanted if resource not in names)
     assert not missing, f"{wheel.name} lacks {missing}"
 
     installed = tmp_path / "site"

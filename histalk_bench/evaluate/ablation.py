@@ -2,8 +2,9 @@
 split and compare it with the default by a paired bootstrap over test sequences.
 
 Layout of ``out``: runs/<variant>/seed<k>/ (run folder, test_pred.h5, scores.json),
-ablation.csv, ablation.md and ablation.png.  A run whose scores.json exists is reused; a run
-with a last.pt but no scores resumes training (the loop's --resume) and is then scored.
+ablation.csv, ablation.md and ablation.png.  A run whose provenance matches (data fingerprint,
+every option, seed, code version) is reused when scored, resumed (the loop's --resume) when it
+has a last.pt but no scores; a run whose provenance differs is trained again.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def check_variants(data: str, variants: list[Variant], base: dict) -> None:
     """Before any training: every variant's options known and valid, and the features it trains on
     in the cache (or computable), so a bad variant fails at once with nothing written."""
     from ..cache import Cache
+    from ..models.base import model_entry
     from ..models.histalk.train import _split_options, feature_source
 
     with Cache(data) as cache:
@@ -88,26 +90,36 @@ def check_variants(data: str, variants: list[Variant], base: dict) -> None:
             feature = options.pop("features", None) or options.get("feature") or "wav2vec2"
             try:
                 _split_options(options)
+                model_entry("histalk").refuse_options("train", {**base, **variant.options})
             except UserError as exc:
                 raise UserError(f"variant '{variant.label}': {exc}") from None
             feature_source(cache, refs[0], feature, wav2vec2_model)
 
 
 def run_variant(data: str, variant: Variant, seed: int, run_dir: Path, base: dict) -> dict:
-    """Train (or reuse / resume) one run, predict and score the test split; returns the scores."""
+    """Train (or reuse / resume) one run, predict and score the test split; returns the scores.
+    A finished run is reused, and an unfinished one resumed, only when its provenance (data
+    fingerprint, every option, seed, code version) matches; otherwise it is trained again and
+    the log says why."""
     from ..cache import Cache
-    from ..models.histalk.api import train
-    from ..models.provenance import training_run
+    from ..models.provenance import retrain_reason, training_record
+    from ..models.runs import train_run
     from ..predict.split import predict_split
     from .scores import evaluate
 
+    options = {**base, **variant.options, "seed": seed}
     scores_path = run_dir / "scores.json"
-    if scores_path.exists():
-        log.info("reusing %s", run_dir)
-        return json.loads(scores_path.read_text())
+    if run_dir.exists():
+        with Cache(data) as cache:
+            reason = retrain_reason(run_dir, cache, training_record("histalk", options))
+        if reason is None and scores_path.exists():
+            log.info("reusing %s (same data, options, seed and code version)", run_dir)
+            return json.loads(scores_path.read_text())
+        if reason is not None:
+            log.info("retraining %s: %s", run_dir, reason)
+            shutil.rmtree(run_dir)
     resume = (run_dir / "last.pt").exists()
-    with training_run(run_dir, data, resume):  # the run folder's lock and provenance.json, as `train` writes
-        train(data, run_dir, **{**base, **variant.options, "seed": seed, "resume": resume})
+    train_run("histalk", data, run_dir, {**options, "resume": resume})
     with Cache(data) as cache:
         pred, _ = predict_split("histalk", cache, "test", run_dir / "test_pred.h5", run_dir=run_dir,
                                 device=base.get("device", "auto"), progress=False)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import time
 from importlib import metadata
-from pathlib import Path
 
 import numpy as np
 
@@ -22,18 +20,9 @@ from ..metrics.accumulate import MetricAccumulator, as_reported
 from ..metrics.bootstrap import confidence_intervals
 from ..metrics.mouth import mouth_points
 from ..metrics.phonetic import phonetic_parameters
+from ..common.version import git_commit
 from ..metrics.spec import FRAMES
 from ..predict.sources import open_predictions
-
-
-def _git_commit() -> str | None:
-    """The package checkout's commit (None outside a git checkout)."""
-    try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                                text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 def required_regions(cache: Cache) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +151,7 @@ def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, al
             "statistics": {k: v.tolist() for k, v in accumulator.arrays().items()},
             "provenance": {"cache": cache.provenance(), "predictions": made_from, "environment": run_environment()},
             "package_version": __version__,
-            "git_commit": _git_commit(),
+            "git_commit": git_commit(),
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "options": {"pred": str(pred), "data": str(data), "split": split, "allow_missing": allow_missing,
                         "lrp_threshold": threshold, "bootstrap_seed": seed},

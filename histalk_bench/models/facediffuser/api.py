@@ -12,7 +12,7 @@ from ...cache import Cache, SequenceRef
 from ...common.errors import UserError
 from ...common.progress import Progress
 from ...features.wav2vec2 import normalise
-from ..base import ModelEntry, condition_index
+from ..base import ModelEntry, SpeechBackbone, condition_index
 from ..training import resolve_device
 from .checkpoint import load_model, run_selection
 from .diffusion import CosineDiffusion
@@ -213,3 +213,11 @@ class FaceDiffuserEntry(ModelEntry):
             space = "facexhubert" if official_biwi else "cache"
         return FaceDiffuserPredictor(model, resolve_device(device), seed=DEFAULT_SEED if seed is None else seed,
                                      progress=True, space=space)
+
+    def speech_backbone(self, predictor: FaceDiffuserPredictor) -> SpeechBackbone:
+        """The HuBERT encoder: fp32 unless int8 is asked for (its effect was not measured here)."""
+
+        def install(network) -> None:
+            predictor.model.audio_encoder = network
+
+        return SpeechBackbone(predictor.model.audio_encoder, install, None, "fp32", "hubert audio encoder")
