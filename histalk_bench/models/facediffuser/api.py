@@ -176,6 +176,9 @@ class FaceDiffuserEntry(ModelEntry):
     description = "FaceDiffuser (Stan et al., MIG 2023): HuBERT encoder, GRU denoiser, cosine DDPM predicting x0 (stochastic)"
     stochastic = True
     default_seed = DEFAULT_SEED  # predictions without --seed use seed 0 (recorded in the provenance)
+    train_reads = ("size", "audio_encoder", "hubert_model", "allow_download", "latent_dim", "diffusion_steps",
+                   "gru_layers", "select")
+    predict_reads = ("frames", "space")
 
     def train(self, cache_path, out_dir, **options) -> Path:
         from .train import train
