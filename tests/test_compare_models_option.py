@@ -68,7 +68,9 @@ def test_unknown_models_are_one_error_line_listing_the_registered_ones(vocaset_c
     assert result.exit_code == 2
     [line] = result.output.strip().splitlines()[-1:]
     assert line.startswith("error: ") and "'histlak', 'nope'" in line
-    assert "registered models: faceformer, histalk, mean, static" in line
+    from histalk_bench.models import MODELS
+
+    assert f"(registered models: {', '.join(MODELS.names())})" in line and "histalk, mean, static" in line
     assert not (tmp_path / "o").exists()
 
 
