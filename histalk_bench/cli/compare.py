@@ -1,5 +1,7 @@
 """`histalk-bench compare` and `histalk-bench leaderboard`."""
 
+import difflib
+
 import click
 
 from .options import OUTPUT_FOLDER, POSITIVE_FLOAT, ManyValues, check_inputs, names_list, threads_option
@@ -17,7 +19,9 @@ def _model_names(ctx, param, value):
         raise click.BadParameter("name at least one model, e.g. --models histalk faceformer")
     unknown = [name for name in names if name not in MODELS]
     if unknown:
-        raise click.BadParameter(f"unknown model{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+        close = [match for name in unknown for match in difflib.get_close_matches(name, MODELS.names(), n=1)]
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise click.BadParameter(f"unknown model{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}{hint} "
                                  f"(registered models: {', '.join(MODELS.names())})")
     return names
 

@@ -46,11 +46,11 @@ def reuse_problem(target: Path, wanted: dict, cache: Cache, split: str) -> str |
 
 
 def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir: Path | None, force: bool,
-                    checkpoint: str | None = None, options: dict | None = None) -> Path:
-    """``out_dir/<name>/predictions.h5``: reused only when complete and made from the same run,
-    weight files, cache, split and options (a stochastic model's seed included), unless ``force``;
-    otherwise predicted again."""
-    target = out_dir / name / "predictions.h5"
+                    checkpoint: str | None = None, options: dict | None = None, target: Path | None = None) -> Path:
+    """``target`` (default ``out_dir/<name>/predictions.h5``): reused only when complete and made
+    from the same run, weight files, cache, split and options (a stochastic model's seed included),
+    unless ``force``; otherwise predicted again."""
+    target = target or out_dir / name / "predictions.h5"
     options = model_entry(name).prediction_options(options or {}, run_dir, checkpoint,
                                                    {"run_dir": f"--run {name}=...", "checkpoint": f"--checkpoint {name}=..."})
     require_weights(name, run_dir, checkpoint, run_option=f"--run {name}=RUN_DIR or --checkpoint {name}=FILE")
@@ -61,6 +61,7 @@ def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir:
             logger.info("[compare] reusing %s (same run, weights, cache, split and options)", target)
             return target
         logger.info("[compare] not reusing %s: %s; predicting again", target, problem)
+    target.parent.mkdir(parents=True, exist_ok=True)
     return predict_split(name, cache, split, target, run_dir=run_dir, checkpoint=checkpoint, options=options)[0]
 
 
@@ -123,20 +124,10 @@ def recorded_cache(runs: dict[str, Path]) -> str:
 
 def seeded_predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir: Path | None, force: bool,
                            seed: int, checkpoint=None, options: dict | None = None) -> Path:
-    """``out_dir/<name>/seed-<seed>/predictions.h5`` of a stochastic model: reused only when complete
-    and made from the same run, weights, cache, split and options, the seed included."""
-    options = model_entry(name).prediction_options({**(options or {}), "seed": int(seed)})
-    target = out_dir / name / f"seed-{seed}" / "predictions.h5"
-    require_weights(name, run_dir, checkpoint, run_option=f"--run {name}=RUN_DIR or --checkpoint {name}=FILE")
-    if target.exists() and not force:
-        wanted = prediction_provenance(name, cache, split, run_dir=run_dir, checkpoint=checkpoint, options=options)
-        problem = reuse_problem(target, wanted, cache, split)
-        if problem is None:
-            logger.info("[compare] reusing %s (same run, weights, cache, split and seed)", target)
-            return target
-        logger.info("[compare] not reusing %s: %s; predicting again", target, problem)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return predict_split(name, cache, split, target, run_dir=run_dir, checkpoint=checkpoint, options=options)[0]
+    """``out_dir/<name>/seed-<seed>/predictions.h5`` of a stochastic model, as :func:`predictions_for`
+    (reused only when made from the same run, weights, cache, split and options, the seed included)."""
+    return predictions_for(name, cache, split, out_dir, run_dir, force, checkpoint, {**(options or {}), "seed": int(seed)},
+                           target=out_dir / name / f"seed-{seed}" / "predictions.h5")
 
 
 def seeded_scores(name: str, cache: Cache, cache_path, split: str, out_dir: Path, run_dir: Path | None, force: bool,
