@@ -144,6 +144,7 @@ def summarise(variants: list[Variant], scores: dict[str, list[dict]]) -> list[di
                 row.update({f"d_{metric}": diff["difference"], f"d_{metric}_low": diff["low"], f"d_{metric}_high": diff["high"]})
         summaries = [s.get("run_summary") or {} for s in runs]
         row["units"] = summaries[0].get("units", "")
+        row["parameters"] = summaries[0].get("parameters", "")
         weights = [s.get("mean_weights", {}) for s in summaries]
         for key in sorted(weights[0]):  # mean fusion weight per S2D branch, mean SE weight per level
             row[key] = float(np.mean([w.get(key, np.nan) for w in weights]))
@@ -192,15 +193,15 @@ def write_tables(rows: list[dict], out: Path, scale: dict, base: dict) -> None:
              f"Base options: `{json.dumps(base, sort_keys=True)}`.  Values are shown x{lve_s:g} (LVE) and x{fdd_s:g} (FDD);",
              "the difference to `default` is averaged over seeds paired by seed, with a 95 % paired bootstrap interval",
              "over test sequences (lower LVE is better; FDD is signed, closer to 0 is better).", "",
-             "| variant | units | LVE mean ± std | ΔLVE vs default [95 % CI] | FDD mean ± std | ΔFDD vs default [95 % CI] |",
-             "|---|---|---|---|---|---|"]
+             "| variant | units | parameters | LVE mean ± std | ΔLVE vs default [95 % CI] | FDD mean ± std | ΔFDD vs default [95 % CI] |",
+             "|---|---|---|---|---|---|---|"]
     for row in rows:
         def delta(metric, s):
             if f"d_{metric}" not in row:
                 return "—"
             return f"{row[f'd_{metric}'] * s:+.4f} [{row[f'd_{metric}_low'] * s:+.4f}, {row[f'd_{metric}_high'] * s:+.4f}]"
 
-        lines.append(f"| {row['variant']} | {row['units']} | {row['lve_mean'] * lve_s:.4f} ± {row['lve_std'] * lve_s:.4f} | "
+        lines.append(f"| {row['variant']} | {row['units']} | {row.get('parameters', '')} | {row['lve_mean'] * lve_s:.4f} ± {row['lve_std'] * lve_s:.4f} | "
                      f"{delta('lve', lve_s)} | {row['fdd_mean'] * fdd_s:.4f} ± {row['fdd_std'] * fdd_s:.4f} | {delta('fdd', fdd_s)} |")
     write_text_atomic(out / "ablation.md", "\n".join(lines) + "\n")
 
