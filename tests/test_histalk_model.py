@@ -197,7 +197,7 @@ def test_ablations_build_and_run():
 
 @pytest.mark.parametrize("overrides", [{}, {"levels": ("frame", "word")}, {"levels": ("phone", "utterance")},
                                        {"use_se_gate": False}, {"use_cmg": False}, {"combine": "joint"},
-                                       {"attention": "window"}])
+                                       {"attention": "window"}, {"hsf2s": "speechformer"}, {"levels": ("frame",)}])
 def test_every_parameter_gets_a_gradient(overrides):
     """DistributedDataParallel requires it: ablations must not leave unused modules behind."""
     model = _randomise_heads(HiSTalk(_config(**overrides)))
@@ -410,6 +410,8 @@ def test_units_and_features_are_resolved_and_recorded(vocaset_corpus, vocaset_ca
         run = train(cache, tmp_path / f"auto_{expected}", **options)
         summary = json.loads((run / "summary.json").read_text())
         assert summary["units"] == expected and summary["units_requested"] == "auto"
+        assert ("lack phone/word tiers" if expected == "statistical" else "have phone and word tiers") in summary["units_reason"]
+        assert summary["statistics"]["sequences"] > 0 and summary["parameters"] > 0
         assert set(summary["mean_weights"]) >= {"fusion_utterance", "fusion_word", "fusion_sparse", "fusion_phone",
                                                 "fusion_frame", "se_frame"}
         history = json.loads((run / "history.jsonl").read_text().splitlines()[-1])
