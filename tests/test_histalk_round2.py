@@ -197,7 +197,12 @@ def test_level_shares_measure_each_level_in_s():
 
 
 def test_cmg_is_coarse_in_time_and_rank():
-    from histalk_bench.models.histalk.cmg import choose_rank, gaussian_kernel, low_pass, low_pass_array
+    from histalk_bench.models.histalk.cmg import (
+        choose_rank,
+        gaussian_kernel,
+        low_pass,
+        low_pass_array,
+    )
 
     assert choose_rank(np.array([0.6, 0.25, 0.1, 0.05]), 0.9, 8) == 3
     assert choose_rank(np.array([0.6, 0.25, 0.1, 0.05]), 0.9, 2) == 2

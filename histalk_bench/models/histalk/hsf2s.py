@@ -30,7 +30,14 @@ import torch
 from torch import nn
 
 from .config import LEVELS, HiSTalkConfig
-from .layers import LocalEncoder, MergeBlock, broadcast_units, pool_units, to_mesh, unit_parents
+from .layers import (
+    LocalEncoder,
+    MergeBlock,
+    broadcast_units,
+    pool_units,
+    to_mesh,
+    unit_parents,
+)
 
 PARENT = {"frame": "phone", "phone": "word", "word": "utterance", "utterance": None}
 

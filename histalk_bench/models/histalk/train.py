@@ -300,7 +300,7 @@ def coarse_basis(sequences: list[np.ndarray], scale: float, config: HiSTalkConfi
     mean, basis, explained = motion_basis(motion, config.cmg_basis, seed)
     rank = choose_rank(explained, config.cmg_variance, config.cmg_basis)
     record = {"rank": rank, "explained_variance": float(explained[:rank].sum()),
-              "explained_by_component": [round(float(v), 6) for v in explained], "frames": int(len(motion)),
+              "explained_by_component": [round(float(v), 6) for v in explained], "frames": len(motion),
               "cutoff_hz": config.cmg_cutoff_hz, "variance_target": config.cmg_variance}
     log.info("CMG basis: rank %d explains %.4f of the low-passed training motion (target %.2f, at most %d)",
              rank, record["explained_variance"], config.cmg_variance, config.cmg_basis)
