@@ -275,3 +275,17 @@ def test_ablation_rows_report_parameter_counts(tmp_path):
     write_tables(rows, tmp_path, {}, {})
     table = (tmp_path / "ablation.md").read_text()
     assert "| parameters |" in table and "| 990 |" in table
+
+
+@pytest.mark.slow
+def test_cli_refuses_a_derived_value_in_one_line_before_any_work(tmp_path):
+    import subprocess
+    import sys
+
+    cache = _tiny_cache(tmp_path / "c.h5", ["A"], 2, [0.0])
+    out = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "histalk_bench.cli.main", "train", "histalk", "--data", str(cache),
+                             "--out", str(out), "--features", "mel", "--set", "fps=60"], capture_output=True, text=True)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2 and len(errors) == 1 and "fps refused" in errors[0]
+    assert "Traceback" not in result.stderr and not out.exists()
