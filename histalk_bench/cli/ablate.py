@@ -4,7 +4,7 @@ import click
 
 from .options import DEVICE, OUTPUT_FOLDER, POSITIVE_INT, parse_set
 
-DEFAULT_VARIANTS = "default,levels=frame,use_se_gate=false,use_cmg=false,units=statistical"
+DEFAULT_VARIANTS = "default,hsf2s=speechformer,levels=frame,use_se_gate=false,use_cmg=false,combine=c_only"
 
 
 @click.command("ablate")

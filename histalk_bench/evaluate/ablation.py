@@ -173,6 +173,7 @@ def summarise(variants: list[Variant], scores: dict[str, list[dict]]) -> list[di
                 row.update({f"d_{metric}": diff["difference"], f"d_{metric}_low": diff["low"], f"d_{metric}_high": diff["high"]})
         summaries = [s.get("run_summary") or {} for s in runs]
         row["units"] = summaries[0].get("units", "")
+        row["parameters"] = summaries[0].get("parameters", "")
         weights = [s.get("mean_weights", {}) for s in summaries]
         for key in sorted(weights[0]):  # mean fusion weight per S2D branch, mean SE weight per level
             row[key] = float(np.mean([w.get(key, np.nan) for w in weights]))
@@ -239,6 +240,7 @@ def write_tables(rows: list[dict], out: Path, scale: dict, base: dict) -> None:
         factor = float(scale.get(metric.name, 1.0))
         lines.append(f"| {column_title(metric, factor)} | "
                      + " | ".join(cell(row, metric.name, factor) for row in rows) + " |")
+    lines.append("| parameters | " + " | ".join(str(row.get("parameters", "")) for row in rows) + " |")
     lines += [""] + metric_notes(specs)
     write_text_atomic(out / "ablation.md", "\n".join(lines) + "\n")
 

@@ -13,9 +13,10 @@ def attention_mask(valid: torch.Tensor, window: int | None, n_heads: int, groups
     Token i may attend to valid token j within +-``window`` positions (when given) and in its
     group (``groups`` (B, N): enclosing unit, when given), and to the word token of its span
     (``spans`` (B, N) in 0..M-1); word token m attends to itself and to the tokens of span m.
-    A query with no allowed key (padding) attends to itself."""
+    With ``span_valid`` (B, M) but no ``spans`` (a global stage) every valid token and word token
+    sees every other.  A query with no allowed key (padding) attends to itself."""
     b, n = valid.shape
-    m = 0 if spans is None else span_valid.shape[1]
+    m = 0 if span_valid is None else span_valid.shape[1]
     index = torch.arange(n, device=valid.device)
     tokens = valid[:, None, :].expand(-1, n, -1)
     if window is not None:
@@ -24,13 +25,48 @@ def attention_mask(valid: torch.Tensor, window: int | None, n_heads: int, groups
         tokens = tokens & (groups[:, :, None] == groups[:, None, :])
     allowed = tokens
     if m:
-        own = (spans[:, :, None] == torch.arange(m, device=valid.device)[None, None, :]) & span_valid[:, None, :]
-        members = own.transpose(1, 2) & valid[:, None, :]  # (B, M, N)
-        eye = torch.eye(m, dtype=torch.bool, device=valid.device)[None] & span_valid[:, None, :]
+        if spans is None:  # global: every word token is everyone's
+            own = valid[:, :, None] & span_valid[:, None, :]
+            members = span_valid[:, :, None] & valid[:, None, :]
+            eye = span_valid[:, :, None] & span_valid[:, None, :]
+        else:
+            own = (spans[:, :, None] == torch.arange(m, device=valid.device)[None, None, :]) & span_valid[:, None, :]
+            members = own.transpose(1, 2) & valid[:, None, :]  # (B, M, N)
+            eye = torch.eye(m, dtype=torch.bool, device=valid.device)[None] & span_valid[:, None, :]
         allowed = torch.cat([torch.cat([tokens, own], 2), torch.cat([members, eye.expand(b, -1, -1)], 2)], 1)
     lonely = ~allowed.any(dim=-1)
     allowed = allowed | (lonely[..., None] & torch.eye(n + m, dtype=torch.bool, device=valid.device)[None])
     return (~allowed).repeat_interleave(n_heads, dim=0)
+
+
+class PostNormLayer(nn.Module):
+    """A post-LN Transformer layer (ReLU FFN) that, given word tokens, updates them first: the
+    word tokens attend (to their span's tokens and themselves), then the tokens attend to each
+    other and to the updated word tokens, as in SpeechFormer++'s layers; then the FFN for both."""
+
+    def __init__(self, d: int, n_heads: int, ffn: int, dropout: float):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(d, n_heads, dropout=dropout, batch_first=True)
+        self.linear1, self.linear2 = nn.Linear(d, ffn), nn.Linear(ffn, d)
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.dropout = nn.Dropout(dropout)
+
+    def _attend(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        out, _ = self.attention(query, keys, keys, attn_mask=mask, need_weights=False)
+        return self.norm1(query + self.dropout(out))
+
+    def _feed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm2(x + self.dropout(self.linear2(self.dropout(torch.relu(self.linear1(x))))))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, words: torch.Tensor | None = None):
+        """x (B, N, d), words (B, M, d) or None, mask (B*heads, N+M, N+M) from :func:`attention_mask`
+        -> (x, words) updated."""
+        n = x.shape[1]
+        if words is None:
+            return self._feed(self._attend(x, x, mask)), None
+        words = self._attend(words, torch.cat([x, words], 1), mask[:, n:])
+        x = self._attend(x, torch.cat([x, words], 1), mask[:, :n])
+        return self._feed(x), self._feed(words)
 
 
 class LocalEncoder(nn.Module):
@@ -40,22 +76,39 @@ class LocalEncoder(nn.Module):
     def __init__(self, d: int, n_heads: int, n_layers: int, ffn: int, dropout: float, window: int | None):
         super().__init__()
         self.window, self.n_heads = window, n_heads
-        self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(d, n_heads, ffn, dropout, batch_first=True, norm_first=False) for _ in range(n_layers)
-        )
+        self.layers = nn.ModuleList(PostNormLayer(d, n_heads, ffn, dropout) for _ in range(n_layers))
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor, groups: torch.Tensor | None = None,
                 words: torch.Tensor | None = None, spans: torch.Tensor | None = None,
                 span_valid: torch.Tensor | None = None):
         """x (B, N, d), valid (B, N) bool, groups/spans (B, N) int or None, words (B, M, d) or None
-        -> (B, N, d) zero where invalid (and the updated word tokens when given)."""
-        mask = attention_mask(valid, self.window, self.n_heads, groups, spans if words is not None else None, span_valid)
-        n = x.shape[1]
-        z = x if words is None else torch.cat([x, words], dim=1)
+        (spans None with words: a global stage) -> (B, N, d) zero where invalid (and the updated
+        word tokens when given)."""
+        mask = attention_mask(valid, self.window, self.n_heads, groups, spans if words is not None else None,
+                              span_valid if words is not None else None)
         for layer in self.layers:
-            z = layer(z, src_mask=mask)
-        out = z[:, :n] * valid[..., None]
-        return out if words is None else (out, z[:, n:] * span_valid[..., None])
+            x, words = layer(x, mask, words)
+        out = x * valid[..., None]
+        return out if words is None else (out, words * span_valid[..., None])
+
+
+class MergeBlock(nn.Module):
+    """SpeechFormer++'s merge block: mean-pool the tokens of each unit, then Linear + LayerNorm
+    (the same projection for the word tokens, which pass through the merge)."""
+
+    def __init__(self, d: int):
+        super().__init__()
+        self.project = nn.Linear(d, d)
+        self.norm = nn.LayerNorm(d)
+
+    def forward(self, x: torch.Tensor, units: torch.Tensor, valid: torch.Tensor, words: torch.Tensor | None = None,
+                span_valid: torch.Tensor | None = None):
+        """x (B, T, d), units/valid (B, T) -> tokens (B, N, d), token mask (B, N), words (B, M, d) or None."""
+        tokens, token_valid = pool_units(x, units, valid)
+        tokens = self.norm(self.project(tokens)) * token_valid[..., None]
+        if words is not None:
+            words = self.norm(self.project(words)) * span_valid[..., None]
+        return tokens, token_valid, words
 
 
 def pool_units(x: torch.Tensor, units: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

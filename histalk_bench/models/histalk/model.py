@@ -42,16 +42,19 @@ class HiSTalk(nn.Module):
         if config.use_cmg:  # CMG has its own layer mix and projection of the backbone features
             self.mix_coarse = LayerMix(config.feature_layers)
             self.input_coarse = nn.Linear(config.feature_dim, d)
-            self.cmg = CoarseMotionGenerator(d, config.n_heads, config.cmg_layers, config.n_vertices, config.cmg_basis,
-                                             config.dropout)
+            self.cmg = CoarseMotionGenerator(d, config.n_heads, config.cmg_layers, config.n_vertices, config.basis_size,
+                                             config.dropout, config.cmg_cutoff_hz, config.fps)
         else:
             self.cmg = None
         self.style = nn.Linear(len(config.speakers), d, bias=False) if config.use_style and config.speakers else None
         levels = tuple(level for level in LEVELS if level in config.levels)
         self.hsf2s = HierarchicalSpeechToSparse(config)
         self.weights = WeightGeneration(levels, config.n_landmarks, config.se_hidden, config.se_window, config.use_se_gate)
-        self.branch_names = tuple(name for name in BRANCH_ORDER if name == "sparse" or name in levels)
-        self.s2d = SparseToDense(self.branch_names, d, config.n_heads, config.s2d_layers, config.n_landmarks,
+        # one branch per distinct input: with a single level S equals that level's stream
+        self.branch_names = levels if len(levels) == 1 else tuple(
+            name for name in BRANCH_ORDER if name == "sparse" or name in levels)
+        s2d_layers = config.frame_only_s2d_layers or config.s2d_layers if config.frame_only else config.s2d_layers
+        self.s2d = SparseToDense(self.branch_names, d, config.n_heads, s2d_layers, config.n_landmarks,
                                  config.n_vertices, config.dropout)
 
     def _embed(self, audio: torch.Tensor, mix: LayerMix, project: nn.Linear, speaker: torch.Tensor) -> torch.Tensor:
@@ -74,7 +77,7 @@ class HiSTalk(nn.Module):
 
         Returns at the mesh rate: streams {level: (B, T, K, 3)}, se_weights (B, T, n_levels, K),
         sparse S (B, T, K, 3), dense D, coarse C (with the CMG) and motion M (B, T, V, 3), fusion
-        weights (B, T, n_branches)."""
+        weights (B, T, n_branches).  ``combine=c_only`` trains as 'residual' but outputs M = C."""
         valid = batch["mask"]
         fine = self._embed(batch["audio"], self.mix_fine, self.input_fine, batch["speaker"])
         encoded = self.hsf2s(fine, batch)
@@ -85,7 +88,9 @@ class HiSTalk(nn.Module):
         if self.cmg is not None:
             coarse, _ = self.cmg(self._embed(batch["audio"], self.mix_coarse, self.input_coarse, batch["speaker"]), batch)
             out["coarse"] = coarse
-            if self.config.combine != "d_only":
+            if self.config.combine == "c_only":
+                motion = coarse
+            elif self.config.combine != "d_only":
                 motion = dense + coarse
         out["motion"] = motion * valid[:, :, None, None]
         return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -17,14 +18,15 @@ from ...common.atomic import write_text_atomic
 from ...common.errors import UserError
 from ..data import CacheSequences, DataSpec, as_layers, collate
 from ..training import TrainOptions, fit
-from .cmg import motion_basis
-from .config import HiSTalkConfig
+from .cmg import choose_rank, gaussian_kernel, low_pass_array, motion_basis
+from .config import HiSTalkConfig, unused_options
+from .loading import extractor_for, load_model
 from .losses import histalk_loss
 from .model import HiSTalk
 
 log = logging.getLogger(__name__)
-STAT_SEQUENCES = 24  # sequences sampled to estimate feature and motion statistics
-BASIS_FRAMES = 2000  # frames (at most) the PCA motion basis is computed from
+STAT_PER_SPEAKER = 8  # sequences per training speaker sampled for feature and motion statistics
+BASIS_FRAMES = 4000  # frames (at most) the PCA motion basis is computed from
 
 
 def training_speakers(cache: Cache) -> tuple[str, ...]:
@@ -34,25 +36,46 @@ def training_speakers(cache: Cache) -> tuple[str, ...]:
     return training_speaker_order(cache.dataset, cache.subjects("train"))
 
 
-def data_statistics(cache: Cache, refs: list[SequenceRef], get_features: Callable) -> dict:
+def stratified_sample(refs: list[SequenceRef], per_speaker: int = STAT_PER_SPEAKER) -> list[SequenceRef]:
+    """Up to ``per_speaker`` sequences of every subject in ``refs``, spread evenly over each
+    subject's sequences (in their listed order), subjects interleaved."""
+    by_subject: dict[str, list[SequenceRef]] = {}
+    for ref in refs:
+        by_subject.setdefault(ref.subject, []).append(ref)
+    chosen = []
+    for own in by_subject.values():
+        picks = np.unique(np.linspace(0, len(own) - 1, min(per_speaker, len(own))).round().astype(int))
+        chosen.append([own[i] for i in picks])
+    return [ref for rank in range(max(map(len, chosen), default=0)) for own in chosen if rank < len(own)
+            for ref in [own[rank]]]
+
+
+def data_statistics(cache: Cache, refs: list[SequenceRef], get_features: Callable,
+                    per_speaker: int = STAT_PER_SPEAKER) -> dict:
     """Per-dimension feature mean/std, the lip-region RMS displacement (data units) and the
-    training displacements (N, V*3) subsampled to at most BASIS_FRAMES frames."""
-    sums, squares, count, motion_sq, motion_n, frames = 0.0, 0.0, 0, 0.0, 0, []
+    training displacements of each sampled sequence ((T, V*3) each), from a sample stratified over
+    every training speaker (:func:`stratified_sample`); 'sample' records what was read."""
+    started = time.perf_counter()
+    sums, squares, count, motion_sq, motion_n, sequences = 0.0, 0.0, 0, 0.0, 0, []
     lip = cache.regions().get("lip")
-    for ref in refs[:STAT_SEQUENCES]:
+    sample = stratified_sample(refs, per_speaker)
+    for ref in sample:
         flat = _flat(get_features(ref))
         sums, squares, count = sums + flat.sum(0), squares + (flat ** 2).sum(0), count + flat.shape[0]
         motion = cache.vertices(ref.subject, ref.sentence) - cache.template(ref.subject)[None]
-        frames.append(motion.reshape(motion.shape[0], -1))
+        sequences.append(motion.reshape(motion.shape[0], -1))
         lip_motion = motion[:, lip] if lip is not None else motion
         motion_sq += float((lip_motion.astype(np.float64) ** 2).sum())
         motion_n += lip_motion.size
     mean = sums / count
     std = np.sqrt(np.maximum(squares / count - mean ** 2, 1e-8))
-    motion = np.concatenate(frames)
-    motion = motion[:: max(1, len(motion) // BASIS_FRAMES)]
-    return {"mean": mean.astype(np.float32), "std": std.astype(np.float32), "motion": motion,
-            "scale": float(np.sqrt(motion_sq / max(1, motion_n))) or 1.0}
+    speakers: dict[str, int] = {}
+    for ref in sample:
+        speakers[ref.subject] = speakers.get(ref.subject, 0) + 1
+    record = {"sequences": len(sample), "of": len(refs), "per_speaker": speakers, "feature_frames": int(count),
+              "seconds": round(time.perf_counter() - started, 3)}
+    return {"mean": mean.astype(np.float32), "std": std.astype(np.float32), "motion": sequences,
+            "scale": float(np.sqrt(motion_sq / max(1, motion_n))) or 1.0, "sample": record}
 
 
 def _flat(features: np.ndarray) -> np.ndarray:
@@ -62,7 +85,8 @@ def _flat(features: np.ndarray) -> np.ndarray:
 
 class HiSTalkTask:
     """Plugs HiSTalk into the shared training loop.  Training logs the mean fusion weight of
-    every S2D branch (``fusion_<branch>``) and the mean SE weight of every level (``se_<level>``)."""
+    every S2D branch (``fusion_<branch>``), the mean SE weight of every level (``se_<level>``) and
+    each level's measured share of S (``share_<level>``)."""
 
     def __init__(self, model: HiSTalk, lip_ids: np.ndarray, mouth_landmarks: np.ndarray):
         self.model = model
@@ -104,14 +128,20 @@ class HiSTalkTask:
 
 
 def mechanism_means(out: dict, valid: torch.Tensor, model: HiSTalk) -> dict[str, float]:
-    """Mean fusion weight per S2D branch and mean SE weight per level over valid frames."""
-    out = {key: out[key].detach() for key in ("fusion", "se_weights")}
-    weight = valid.to(out["fusion"].dtype)
+    """Mean fusion weight per S2D branch, mean SE weight per level and each level's measured share
+    of S (``share_<level>`` = mean |w_l F_l| / sum over levels: the SE weights alone say nothing
+    about a level's share, since an unnormalised head can absorb any scale) over valid frames."""
+    levels = model.weights.levels
+    fusion, se = out["fusion"].detach(), out["se_weights"].detach()
+    weight = valid.to(fusion.dtype)
     total = weight.sum().clamp(min=1.0)
-    means = {f"fusion_{name}": float((out["fusion"][..., i] * weight).sum() / total)
-             for i, name in enumerate(model.branch_names)}
-    se = out["se_weights"].mean(-1)  # (B, T, n_levels)
-    means.update({f"se_{level}": float((se[..., i] * weight).sum() / total) for i, level in enumerate(model.weights.levels)})
+    means = {f"fusion_{name}": float((fusion[..., i] * weight).sum() / total) for i, name in enumerate(model.branch_names)}
+    level_se = se.mean(-1)  # (B, T, n_levels)
+    means.update({f"se_{level}": float((level_se[..., i] * weight).sum() / total) for i, level in enumerate(levels)})
+    streams = torch.stack([out["streams"][level].detach() for level in levels], 2)  # (B, T, L, K, 3)
+    magnitude = ((streams * se[..., None]).abs().mean(dim=(3, 4)) * weight[..., None]).sum(dim=(0, 1))  # (L,)
+    shares = magnitude / magnitude.sum().clamp(min=1e-12)
+    means.update({f"share_{level}": float(shares[i]) for i, level in enumerate(levels)})
     return means
 
 
@@ -125,10 +155,17 @@ def _split_options(options: dict) -> tuple[dict, dict]:
     train_defaults, config_defaults = TrainOptions(), HiSTalkConfig()
     for key, value in options.items():
         _check_type(key, value, getattr(train_defaults if key in train_keys else config_defaults, key))
+    given = {k: v for k, v in options.items() if k in config_keys}
     try:
-        HiSTalkConfig.from_dict({k: v for k, v in options.items() if k in config_keys}).validate()
+        HiSTalkConfig.from_dict(given).validate()
     except ValueError as exc:
         raise UserError(f"invalid histalk option: {exc}") from None
+    refused = unused_options(given)
+    if refused:
+        raise UserError("; ".join(f"histalk option {key} refused ({why})" for key, why in sorted(refused.items())))
+    if given.get("units") == "statistical":
+        raise UserError("units=statistical is the paper's configuration: use --set hsf2s=speechformer "
+                        "(SpeechFormer++'s statistical units and sliding windows)")
     return ({k: v for k, v in options.items() if k in train_keys}, {k: v for k, v in options.items() if k in config_keys})
 
 
@@ -156,8 +193,6 @@ def feature_source(cache: Cache, ref: SequenceRef, feature: str, wav2vec2_model:
     if cache.feature(ref.subject, ref.sentence, feature) is not None:
         return None
     if feature.startswith("wav2vec2") and wav2vec2_model:
-        from .api import extractor_for
-
         return extractor_for(feature, wav2vec2_model)
     if feature.startswith("wav2vec2"):
         raise UserError(f"the cache has no '{feature}' features: run 'histalk-bench prepare --features wav2vec2 "
@@ -166,13 +201,60 @@ def feature_source(cache: Cache, ref: SequenceRef, feature: str, wav2vec2_model:
     raise UserError(f"the cache has no '{feature}' features; prepare with --features {feature}", cache.path)
 
 
-def resolve_cache_units(cache: Cache, requested: str) -> str:
-    """'aligned' or 'statistical' for the whole cache (align.units.resolve_units)."""
+def resolve_cache_units(cache: Cache, requested: str) -> tuple[str, str]:
+    """'aligned' or 'statistical' for the whole cache (align.units.resolve_units), and why."""
     from ...align.units import resolve_units
 
     refs = cache.sequences()
-    tiers = all(cache.tier(r.subject, r.sentence, "phones") and cache.tier(r.subject, r.sentence, "words") for r in refs)
-    return resolve_units(requested, tiers, str(cache.path))
+    missing = [r for r in refs if not (cache.tier(r.subject, r.sentence, "phones") and cache.tier(r.subject, r.sentence, "words"))]
+    units = resolve_units(requested, not missing, str(cache.path))
+    if requested != "auto":
+        return units, f"units={requested} requested"
+    if units == "aligned":
+        return units, f"auto: all {len(refs)} sequences have phone and word tiers"
+    return units, (f"auto: {len(missing)} of {len(refs)} sequences lack phone/word tiers (e.g. {missing[0].key}); "
+                   "SpeechFormer++'s statistical units for the whole run")
+
+
+def resolve_run_units(cache: Cache, config_options: dict) -> tuple[str, str]:
+    """The unit source of the run and why: statistical for hsf2s=speechformer, none needed for
+    levels=frame (statistical indices, unread), else the cache's tiers (``units``)."""
+    config = HiSTalkConfig.from_dict(config_options)
+    if config.frame_only:
+        return "statistical", "levels=frame reads no units"
+    if config.hsf2s == "speechformer":
+        return "statistical", "hsf2s=speechformer: SpeechFormer++'s statistical units"
+    return resolve_cache_units(cache, config.units)
+
+
+def parameter_count(model: torch.nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def match_frame_only(config: HiSTalkConfig) -> dict:
+    """Depths of the single-level model (frame-stage layers, S2D layers of its one branch) whose
+    parameter count is closest to the full model's with the same sizes; counts recorded."""
+    from dataclasses import replace
+
+    full = replace(config, levels=("frame", "phone", "word", "utterance"), frame_only_layers=0, frame_only_s2d_layers=0,
+                   n_vertices=min(config.n_vertices, 1), use_cmg=False)  # the output layers are the same in both
+    target = parameter_count(HiSTalk(full))
+
+    def count(layers, s2d):
+        return parameter_count(HiSTalk(replace(full, levels=("frame",), frame_only_layers=layers, frame_only_s2d_layers=s2d)))
+
+    base = count(1, 1)
+    per_layer, per_s2d = count(2, 1) - base, count(1, 2) - base
+    best = None
+    for s2d in range(config.s2d_layers, 8 * config.s2d_layers + 1):
+        layers = max(sum(config.stage_layers), round((target - base - (s2d - 1) * per_s2d) / per_layer) + 1)
+        total = base + (layers - 1) * per_layer + (s2d - 1) * per_s2d
+        key = (abs(total - target), s2d)
+        if best is None or key < best[0]:
+            best = (key, layers, s2d, total)
+    _, layers, s2d, total = best
+    return {"frame_only_layers": int(layers), "frame_only_s2d_layers": int(s2d), "matched_parameters": int(total),
+            "full_parameters": int(target), "note": "counted without the CMG and the dense output layer (equal in both)"}
 
 
 def build_model(cache: Cache, refs, config_options: dict, get_features: Callable, seed: int) -> HiSTalk:
@@ -182,19 +264,46 @@ def build_model(cache: Cache, refs, config_options: dict, get_features: Callable
     ids, _ = cache.landmark_map()
     layers = as_layers(get_features(refs[0]))
     stats = data_statistics(cache, refs, get_features)
-    config = HiSTalkConfig.from_dict({"n_vertices": cache.n_vertices, "n_landmarks": ids.shape[0],
+    log.info("statistics from %d of %d training sequences (%s) in %.2f s", stats["sample"]["sequences"],
+             stats["sample"]["of"], ", ".join(f"{k}: {v}" for k, v in stats["sample"]["per_speaker"].items()),
+             stats["sample"]["seconds"])
+    config = HiSTalkConfig.from_dict({**config_options, "n_vertices": cache.n_vertices, "n_landmarks": ids.shape[0],
                                       "feature_layers": layers.shape[1], "feature_dim": layers.shape[2],
                                       "speakers": training_speakers(cache), "motion_scale": stats["scale"],
-                                      "fps": cache.fps, **config_options})
+                                      "fps": cache.fps})
+    config.extra = {**config.extra, "statistics": stats["sample"]}
+    if config.frame_only:
+        matched = match_frame_only(config)
+        config.frame_only_layers, config.frame_only_s2d_layers = matched["frame_only_layers"], matched["frame_only_s2d_layers"]
+        config.extra = {**config.extra, "frame_only_match": matched}
+    basis = None
+    if config.use_cmg:
+        basis = coarse_basis(stats["motion"], stats["scale"], config, seed)
+        config.cmg_rank = basis["rank"]
+        config.extra = {**config.extra, "cmg": basis["record"]}
     torch.manual_seed(seed)
     model = HiSTalk(config)
     model.feature_mean.copy_(torch.from_numpy(stats["mean"]))
     model.feature_std.copy_(torch.from_numpy(stats["std"]))
-    if model.cmg is not None:
-        mean, basis, explained = motion_basis(stats["motion"] / stats["scale"], config.cmg_basis, seed)
-        model.cmg.set_basis(mean, basis)
-        config.extra = {**config.extra, "cmg_basis_explained_variance": explained}
+    if basis is not None:
+        model.cmg.set_basis(basis["mean"], basis["basis"])
     return model
+
+
+def coarse_basis(sequences: list[np.ndarray], scale: float, config: HiSTalkConfig, seed: int) -> dict:
+    """The CMG's basis: PCA of the training motion (model units) after the CMG's temporal
+    low-pass, with the fewest components (at most cmg_basis) explaining cmg_variance of it."""
+    taps = gaussian_kernel(config.cmg_cutoff_hz, config.fps)
+    motion = np.concatenate([low_pass_array(m.astype(np.float64) / scale, taps) for m in sequences]).astype(np.float32)
+    motion = motion[:: max(1, len(motion) // BASIS_FRAMES)]
+    mean, basis, explained = motion_basis(motion, config.cmg_basis, seed)
+    rank = choose_rank(explained, config.cmg_variance, config.cmg_basis)
+    record = {"rank": rank, "explained_variance": float(explained[:rank].sum()),
+              "explained_by_component": [round(float(v), 6) for v in explained], "frames": len(motion),
+              "cutoff_hz": config.cmg_cutoff_hz, "variance_target": config.cmg_variance}
+    log.info("CMG basis: rank %d explains %.4f of the low-passed training motion (target %.2f, at most %d)",
+             rank, record["explained_variance"], config.cmg_variance, config.cmg_basis)
+    return {"mean": mean, "basis": basis[:rank], "rank": rank, "record": record}
 
 
 def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, features: str | None = None,
@@ -214,7 +323,9 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, features
     feature = config_options["feature"]
     extractor = feature_source(cache, refs[0], feature, wav2vec2_model)
     requested = config_options.get("units", "auto")
-    config_options["units"] = resolve_cache_units(cache, requested)
+    config_options["units"], units_reason = resolve_run_units(cache, config_options)
+    fallback = requested == "auto" and config_options["units"] == "statistical" and "lack" in units_reason
+    log.log(logging.WARNING if fallback else logging.INFO, "HiSTalk units: %s (%s)", config_options["units"], units_reason)
 
     def get_features(ref):
         cached = cache.feature(ref.subject, ref.sentence, feature)
@@ -222,7 +333,8 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, features
 
     model = build_model(cache, refs, config_options, get_features, train_options.seed)
     config = model.config
-    config.extra = {**config.extra, "units_requested": requested}
+    config.extra = {**config.extra, "units_requested": requested, "units_reason": units_reason,
+                    "parameters": parameter_count(model)}
     feature_config = cache.config.get("features", {}).get(feature) or (extractor.config() if extractor else None)
     if feature_config:  # how the features were made, to compute the same ones for new audio
         config.extra = {**config.extra, "feature_config": feature_config}
@@ -240,8 +352,6 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, features
 def write_summary(run_dir: Path, dataset) -> dict:
     """RUN/summary.json: units and features used, and the best model's mean fusion weight per S2D
     branch and mean SE weight per level over ``dataset``."""
-    from .api import load_model
-
     model = load_model(run_dir).eval()
     sums: dict[str, float] = {}
     n = 0
@@ -252,9 +362,14 @@ def write_summary(run_dir: Path, dataset) -> dict:
                 sums[key] = sums.get(key, 0.0) + value
             n += 1
     config = model.config
-    summary = {"units": config.units, "units_requested": config.extra.get("units_requested"), "feature": config.feature,
+    summary = {"hsf2s": "none (levels=frame)" if config.frame_only else config.hsf2s,
+               "attention": "global" if config.frame_only else config.attention_pattern,
+               "units": "none" if config.frame_only else config.units,
+               "units_requested": config.extra.get("units_requested"), "units_reason": config.extra.get("units_reason"),
+               "feature": config.feature, "parameters": parameter_count(model),
                "levels": list(config.levels), "use_se_gate": config.use_se_gate, "use_cmg": config.use_cmg,
-               "cmg_basis_explained_variance": config.extra.get("cmg_basis_explained_variance"),
+               "combine": config.combine, "cmg": config.extra.get("cmg"), "statistics": config.extra.get("statistics"),
+               "frame_only_match": config.extra.get("frame_only_match"),
                "mean_weights": {k: v / max(1, n) for k, v in sums.items()}}
     write_text_atomic(Path(run_dir) / "summary.json", json.dumps(summary, indent=1))
     log.info("fusion weights: %s", summary["mean_weights"])

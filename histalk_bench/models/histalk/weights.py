@@ -26,7 +26,9 @@ def masked_window_mean(x: torch.Tensor, valid: torch.Tensor, window: int) -> tor
 class WeightGeneration(nn.Module):
     def __init__(self, levels: tuple[str, ...], n_landmarks: int, hidden: int, window: int, enabled: bool):
         super().__init__()
-        self.levels, self.window = levels, max(1, window | 1)  # odd window keeps the length
+        if window < 1 or window % 2 == 0:
+            raise ValueError(f"se_window must be odd and positive (centred on its frame), got {window}")
+        self.levels, self.window = levels, window
         self.enabled = enabled and len(levels) > 1
         n = len(levels) * n_landmarks
         self.excite = nn.Sequential(nn.Linear(n * 3, hidden), nn.ReLU(), nn.Linear(hidden, n)) if self.enabled else None
