@@ -13,6 +13,10 @@ from .options import DEVICE, OUTPUT_FILE, OUTPUT_FOLDER, POSITIVE_INT, check_inp
 @click.option("--model", default="histalk", show_default=True, help="Registered model name (histalk, faceformer).")
 @click.option("--checkpoint", default=None, type=click.Path(dir_okay=False),
               help="A checkpoint file instead of --run (e.g. FaceFormer's official vocaset.pth).")
+@click.option("--vq-checkpoint", default=None, type=click.Path(dir_okay=False),
+              help="codetalker: the stage-1 VQ-VAE file beside --checkpoint (e.g. official vocaset_stage1.pth.tar).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Stochastic models (facediffuser): the sampling seed (default: the model's documented one).")
 @click.option("--template", default=None,
               help="Neutral face: a subject of the cache, or a .npy/.ply/.obj mesh (default: the run's cache, "
                    "first training speaker).")
@@ -42,7 +46,7 @@ from .options import DEVICE, OUTPUT_FILE, OUTPUT_FOLDER, POSITIVE_INT, check_inp
 @click.option("--device", type=DEVICE, default="auto", show_default=True)
 @threads_option
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def animate(audio, run_dir, model, checkpoint, template, data, faces, condition, transcript, out, save_npy, save_obj, plot, size,
+def animate(audio, run_dir, model, checkpoint, vq_checkpoint, seed, template, data, faces, condition, transcript, out, save_npy, save_obj, plot, size,
             backend, workers, backbone, wav2vec2_model, device, threads, no_progress):
     """Animate AUDIO (any sample rate) with a trained model: predict, render with the audio muxed in."""
     from ..common.errors import UserError
@@ -56,13 +60,15 @@ def animate(audio, run_dir, model, checkpoint, template, data, faces, condition,
     if plot and not plot.endswith((".png", ".pdf", ".svg")):
         raise UserError("--plot must end in .png, .pdf or .svg", plot)
     check_inputs(run_dir=run_dir, checkpoint=checkpoint, data=data, audio=audio, template=template, faces=faces)
+    check_inputs(checkpoint=vq_checkpoint)
     from ..common.threads import configure_threads
 
     n_threads, source = configure_threads(threads)
     from ..predict.animate import AnimateOptions
     from ..predict.animate import animate as run
 
-    options = AnimateOptions(model=model, run_dir=run_dir, checkpoint=checkpoint, template=template, data=data,
+    options = AnimateOptions(model=model, run_dir=run_dir, checkpoint=checkpoint, vq_checkpoint=vq_checkpoint,
+                             seed=seed, template=template, data=data,
                              faces=faces, condition=condition, device=device, wav2vec2_model=wav2vec2_model,
                              backbone=backbone, size=size, render_backend=backend, workers=workers, save_npy=save_npy,
                              save_obj=save_obj, plot=plot, progress=not no_progress,

@@ -2,7 +2,7 @@
 
 import click
 
-from .options import OUTPUT_FOLDER, POSITIVE_FLOAT, threads_option
+from .options import OUTPUT_FOLDER, POSITIVE_FLOAT, check_inputs, threads_option
 
 
 def _split_models(ctx, param, value):
@@ -20,10 +20,13 @@ def _split_models(ctx, param, value):
 @click.option("--split", default="test", show_default=True)
 @click.option("--out", required=True, type=OUTPUT_FOLDER, help="Output folder.")
 @click.option("--run", "runs", multiple=True, help="NAME=RUN_DIR for trained models (default: runs/NAME if present).")
+@click.option("--checkpoint", "checkpoints", multiple=True, metavar="NAME=FILE[,FILE]",
+              help="Weight files for a model instead of a run, e.g. faceformer=vocaset.pth or "
+                   "codetalker=vocaset_stage2.pth.tar,vocaset_stage1.pth.tar (sha256 recorded).")
 @click.option("--force", is_flag=True, help="Re-run predictions even when stored ones exist.")
 @click.option("--lrp-threshold", type=POSITIVE_FLOAT, default=None)
 @threads_option
-def compare(models, data, split, out, runs, force, lrp_threshold, threads):
+def compare(models, data, split, out, runs, checkpoints, force, lrp_threshold, threads):
     """Predict and evaluate several models; write leaderboard.csv, leaderboard.md and plots/."""
     from ..common.errors import UserError
     from ..common.threads import configure_threads
@@ -37,7 +40,17 @@ def compare(models, data, split, out, runs, force, lrp_threshold, threads):
         if not sep:
             raise UserError(f"--run expects NAME=RUN_DIR, got '{item}'")
         run_dirs[name] = path
-    csv_path = run_compare(models, data, split, out, runs=run_dirs, force=force, lrp_threshold=lrp_threshold)
+    weight_files = {}
+    for item in checkpoints:
+        name, sep, paths = item.partition("=")
+        files = [p.strip() for p in paths.split(",") if p.strip()]
+        if not sep or not name or not files:
+            raise UserError(f"--checkpoint expects NAME=FILE[,FILE], got '{item}'")
+        for path in files:
+            check_inputs(checkpoint=path)
+        weight_files[name] = files
+    csv_path = run_compare(models, data, split, out, runs=run_dirs, force=force, lrp_threshold=lrp_threshold,
+                           checkpoints=weight_files)
     click.echo((csv_path.parent / "leaderboard.md").read_text())
     click.echo(f"wrote {csv_path}, {csv_path.parent / 'leaderboard.md'} and {csv_path.parent / 'plots'}/")
 

@@ -16,6 +16,10 @@ from .options import (
 @click.option("--model", default="histalk", show_default=True, help="Registered model name.")
 @click.option("--run", "run_dir", default=None, type=click.Path(file_okay=False), help="Run folder of a trained model.")
 @click.option("--checkpoint", default=None, type=click.Path(dir_okay=False), help="A checkpoint file (e.g. official vocaset.pth).")
+@click.option("--vq-checkpoint", default=None, type=click.Path(dir_okay=False),
+              help="codetalker: the stage-1 VQ-VAE file (e.g. official vocaset_stage1.pth.tar) beside --checkpoint.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Stochastic models (facediffuser): the sampling seed (default: the model's documented one; recorded).")
 @click.option("--data", default=None, type=click.Path(), help="Prepared cache (.h5).")
 @click.option("--split", default="test", show_default=True)
 @click.option("--audio", default=None, type=click.Path(dir_okay=False), help="Predict for this audio file instead of a split.")
@@ -33,12 +37,14 @@ from .options import (
 @click.option("--backbone", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "int8", "int8-cnn"]),
               help="With --audio: wav2vec2 backbone precision (auto = int8 Linear layers for HiSTalk; see docs/models.md).")
 @threads_option
-def predict(model, run_dir, checkpoint, data, split, audio, template, condition, out, device, wav2vec2_model, frames,
+def predict(model, run_dir, checkpoint, vq_checkpoint, seed, data, split, audio, template, condition, out, device, wav2vec2_model, frames,
             backbone, threads, transcript, transcript_file, aligner):
     """Write predicted vertices in the predictions format that `evaluate` reads."""
     from ..common.errors import UserError
 
     check_inputs(run_dir=run_dir, checkpoint=checkpoint, data=data, audio=audio, template=template)
+    check_inputs(checkpoint=vq_checkpoint)
+    model_options = {"vq_checkpoint": vq_checkpoint, "seed": seed}
     if audio and not out.endswith((".npy", ".h5", ".hdf5")):
         raise UserError("--out must end in .npy or .h5", out)
     if not audio and not data:
@@ -66,7 +72,8 @@ def predict(model, run_dir, checkpoint, data, split, audio, template, condition,
 
         paths, result = predict_audio(model, audio, template, out, data=data, run_dir=run_dir, checkpoint=checkpoint,
                                       condition=condition, device=device, wav2vec2_model=wav2vec2_model,
-                                      backbone=backbone, transcript=transcript, aligner=aligner)
+                                      backbone=backbone, transcript=transcript, aligner=aligner,
+                                      model_options=model_options)
         for note in result.notes:
             click.echo(f"note: {note}", err=True)
         click.echo(f"wrote {', '.join(str(p) for p in paths)} ({result.audio_seconds:.1f} s of audio, "
@@ -76,7 +83,7 @@ def predict(model, run_dir, checkpoint, data, split, audio, template, condition,
     from ..predict.split import predict_split
 
     with Cache(data) as cache:
-        extra = {"wav2vec2_model": wav2vec2_model} if wav2vec2_model else {}
+        extra = {**model_options, "wav2vec2_model": wav2vec2_model}
         if frames:
             extra["frames"] = frames
         path, n = predict_split(model, cache, split, out, run_dir=run_dir, checkpoint=checkpoint, device=device,

@@ -14,7 +14,7 @@ from ..models.base import model_entry
 logger = logging.getLogger(__name__)
 
 
-REUSED_KEYS = ("model", "run", "checkpoint_sha256", "cache_fingerprint", "split", "options")
+REUSED_KEYS = ("model", "run", "checkpoint_sha256", "weights", "cache_fingerprint", "split", "options")
 
 
 def reuse_problem(target: Path, wanted: dict, cache: Cache, split: str) -> str | None:
@@ -36,25 +36,44 @@ def reuse_problem(target: Path, wanted: dict, cache: Cache, split: str) -> str |
     return f"{len(missing)} sequences of split '{split}' missing" if missing else None
 
 
-def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir: Path | None, force: bool) -> Path:
+def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir: Path | None, force: bool,
+                    checkpoint: str | None = None, options: dict | None = None) -> Path:
     """``out_dir/<name>/predictions.h5``: reused only when complete and made from the same run,
-    checkpoint, cache, split and options (unless ``force``); otherwise predicted again."""
+    weight files, cache, split and options (a stochastic model's seed included), unless ``force``;
+    otherwise predicted again."""
     from ..predict.split import prediction_provenance, predict_split, require_weights
 
     target = out_dir / name / "predictions.h5"
-    require_weights(name, run_dir, run_option=f"--run {name}=RUN_DIR")
+    require_weights(name, run_dir, checkpoint, run_option=f"--run {name}=RUN_DIR or --checkpoint {name}=FILE")
+    options = model_entry(name).prediction_options(options or {})
     if target.exists() and not force:
-        problem = reuse_problem(target, prediction_provenance(name, cache, split, run_dir=run_dir), cache, split)
+        wanted = prediction_provenance(name, cache, split, run_dir=run_dir, checkpoint=checkpoint, options=options)
+        problem = reuse_problem(target, wanted, cache, split)
         if problem is None:
-            logger.info("[compare] reusing %s (same run, checkpoint, cache, split and options)", target)
+            logger.info("[compare] reusing %s (same run, weights, cache, split and options)", target)
             return target
         logger.info("[compare] not reusing %s: %s; predicting again", target, problem)
-    return predict_split(name, cache, split, target, run_dir=run_dir)[0]
+    return predict_split(name, cache, split, target, run_dir=run_dir, checkpoint=checkpoint, options=options)[0]
+
+
+def checkpoint_options(models: list[str], checkpoints: dict[str, list[str]], runs: dict) -> dict[str, dict]:
+    """``--checkpoint NAME=P1[,P2]`` per model -> that model's weight-file options; a NAME that is
+    not compared, or that also has a ``--run``, is a UserError."""
+    out = {}
+    for name, paths in checkpoints.items():
+        if name not in models:
+            raise UserError(f"--checkpoint {name}=... names a model that is not in --models ({', '.join(models)})")
+        if name in runs:
+            raise UserError(f"model '{name}' has both --run and --checkpoint: give one")
+        out[name] = model_entry(name).checkpoint_options(list(paths))
+    return out
 
 
 def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, out_dir: str | os.PathLike,
-                runs: dict[str, str | Path] | None = None, force: bool = False, lrp_threshold: float | None = None) -> Path:
+                runs: dict[str, str | Path] | None = None, force: bool = False, lrp_threshold: float | None = None,
+                checkpoints: dict[str, list[str]] | None = None) -> Path:
     """Predict + evaluate every model; write leaderboard.csv/.md (with the phonetic table) and plots.
+    ``checkpoints`` maps a model to its weight files (e.g. official releases) instead of a run.
     Returns the CSV path."""
     from .scores import evaluate
     from ..predict.split import split_refs
@@ -70,13 +89,17 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
         split_refs(cache, split)
         for name in models:
             model_entry(name)
+        weights = checkpoint_options(models, checkpoints or {}, runs)
     with lock.exclusive(out_dir, folder=True, what="compare output folder"), Cache(cache_path) as cache:
         for name in models:
             run_dir = runs.get(name)
-            if run_dir is None and model_entry(name).trainable and (Path("runs") / name).is_dir():
+            options = dict(weights.get(name, {}))
+            checkpoint = options.pop("checkpoint", None)
+            if run_dir is None and checkpoint is None and model_entry(name).trainable and (Path("runs") / name).is_dir():
                 run_dir = Path("runs") / name
                 logger.info("[compare] %s: using the run folder %s (pass --run %s=DIR for another)", name, run_dir, name)
-            prediction_path = predictions_for(name, cache, split, out_dir, Path(run_dir) if run_dir else None, force)
+            prediction_path = predictions_for(name, cache, split, out_dir, Path(run_dir) if run_dir else None, force,
+                                              checkpoint=checkpoint, options=options)
             scores.append(evaluate(prediction_path, cache_path, split, lrp_threshold=lrp_threshold,
                                    out=out_dir / name / "scores.json", model=name))
         csv_path, _ = write_leaderboard(scores, out_dir, phonetic=True)

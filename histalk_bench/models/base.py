@@ -41,6 +41,13 @@ class ModelEntry:
 
     name: str = ""
     description: str = ""
+    checkpoint_parts: tuple[str, ...] = ("checkpoint",)
+    """The prediction options that name weight files, in the order ``compare --checkpoint
+    NAME=P1,P2`` gives them; the first is always ``checkpoint`` (CodeTalker adds ``vq_checkpoint``)."""
+    stochastic: bool = False
+    """True for a sampling model: ``load_predictor``/``load_audio_predictor`` receive ``seed=int``."""
+    default_seed: int = 0
+    """The seed a stochastic model predicts with when none is given (recorded in the provenance)."""
 
     def load_predictor(self, cache: Cache, run_dir: str | os.PathLike | None = None,
                        checkpoint: str | os.PathLike | None = None, device: str = "auto", **options) -> Predictor:
@@ -60,6 +67,37 @@ class ModelEntry:
         if checkpoint:
             return Path(checkpoint)
         return Path(run_dir) / "best.pt" if run_dir else None
+
+    def weights_files(self, run_dir: str | os.PathLike | None = None, checkpoint: str | os.PathLike | None = None,
+                      **options) -> list[Path]:
+        """Every file whose weights the predictor loads: :meth:`weights_path` plus the files named by
+        the options in ``checkpoint_parts[1:]`` (their sha256 go into the predictions' provenance)."""
+        main = self.weights_path(run_dir, checkpoint)
+        return ([main] if main else []) + [Path(options[part]) for part in self.checkpoint_parts[1:] if options.get(part)]
+
+    def checkpoint_options(self, paths: list[str]) -> dict:
+        """``compare --checkpoint NAME=P1[,P2...]``: the paths as this model's weight-file options,
+        in ``checkpoint_parts`` order (more paths than parts is a UserError)."""
+        if not paths or len(paths) > len(self.checkpoint_parts):
+            parts = ",".join(p.upper() for p in self.checkpoint_parts)
+            raise UserError(f"--checkpoint {self.name}=... takes {len(self.checkpoint_parts)} file(s) for model "
+                            f"'{self.name}' ({self.name}={parts}), got {len(paths)}")
+        return dict(zip(self.checkpoint_parts, paths))
+
+    def prediction_options(self, options: dict) -> dict:
+        """``options`` checked against what this model reads generically: ``seed`` only for a
+        stochastic model (its ``default_seed`` filled in, so the provenance records the seed used),
+        weight-file options only among ``checkpoint_parts``; anything else is left to the model."""
+        options = {key: value for key, value in options.items() if value is not None}
+        if "seed" in options and not self.stochastic:
+            raise UserError(f"model '{self.name}' is deterministic: --seed would not change its predictions; drop it")
+        if self.stochastic:
+            options.setdefault("seed", self.default_seed)
+        for key in options:
+            if key.endswith("checkpoint") and key not in self.checkpoint_parts:
+                raise UserError(f"model '{self.name}' loads no {key.replace('_', '-')} file: drop "
+                                f"--{key.replace('_', '-')}")
+        return options
 
     def refuse_options(self, run_dir=None, checkpoint=None, **options) -> None:
         """For models without weights or prediction options: a given one is an error, never ignored."""

@@ -21,6 +21,8 @@ class AnimateOptions:
     model: str = "histalk"
     run_dir: str | None = None
     checkpoint: str | None = None
+    vq_checkpoint: str | None = None
+    seed: int | None = None
     template: str | None = None
     data: str | None = None
     faces: str | None = None
@@ -95,7 +97,8 @@ def animate(audio: str | os.PathLike, out: str | os.PathLike, options: AnimateOp
     prediction = animate_audio(options.model, audio, options.template, data=data, run_dir=options.run_dir,
                                checkpoint=options.checkpoint, condition=options.condition, device=options.device,
                                wav2vec2_model=options.wav2vec2_model, backbone=options.backbone,
-                               transcript=options.transcript)
+                               transcript=options.transcript,
+                               model_options={"vq_checkpoint": options.vq_checkpoint, "seed": options.seed})
     faces, faces_note = find_faces(options, data)
     first = next(iter(prediction.vertices.values()))
     faces = check_faces(faces, first.shape[1], options.faces or options.template or data)

@@ -124,9 +124,11 @@ def resolve_conditions(speakers: tuple[str, ...], condition: str | None) -> tupl
 def animate_audio(model_name: str, audio: str | os.PathLike, template_spec: str | None = None, *,
                   data: str | None = None, run_dir=None, checkpoint=None, condition: str | None = None,
                   device: str = "auto", wav2vec2_model: str | None = None, backbone: str = "auto",
-                  transcript: str | None = None, aligner: str = "pocketsphinx") -> AudioPrediction:
+                  transcript: str | None = None, aligner: str = "pocketsphinx",
+                  model_options: dict | None = None) -> AudioPrediction:
     """Vertices for ``audio`` (any rate, resampled to 16 kHz) per requested speaker condition;
-    with ``transcript``, HiSTalk's units come from a forced alignment by ``aligner``."""
+    with ``transcript``, HiSTalk's units come from a forced alignment by ``aligner``.
+    ``model_options``: further weight files (``vq_checkpoint``) and a stochastic model's ``seed``."""
     from ..common.audio import read_audio_16k
     from ..models.base import model_entry
     from .backbone import configure_backbone
@@ -140,7 +142,9 @@ def animate_audio(model_name: str, audio: str | os.PathLike, template_spec: str 
         data = training_cache(run_dir)
         if data:
             notes.append(f"cache {data} (recorded by the run)")
-    extra = {"wav2vec2_model": wav2vec2_model} if wav2vec2_model else {}
+    extra = entry.prediction_options({**(model_options or {}), "wav2vec2_model": wav2vec2_model})
+    if "seed" in extra:
+        notes.append(f"seed {extra['seed']}")
     predictor = entry.load_audio_predictor(run_dir=run_dir, checkpoint=checkpoint, device=device, **extra)
     fps = float(getattr(predictor.config, "fps", 30.0) or 30.0)
     if len(sound) < SAMPLE_RATE / fps:
@@ -197,11 +201,12 @@ def write_prediction(result: AudioPrediction, audio: str | os.PathLike, out: str
 def predict_audio(model_name: str, audio: str | os.PathLike, template_spec: str | None, out: str | os.PathLike, *,
                   data: str | None = None, run_dir=None, checkpoint=None, condition: str | None = None,
                   device: str = "auto", wav2vec2_model: str | None = None, backbone: str = "auto",
-                  transcript: str | None = None, aligner: str = "pocketsphinx") -> tuple[list[Path], AudioPrediction]:
+                  transcript: str | None = None, aligner: str = "pocketsphinx",
+                  model_options: dict | None = None) -> tuple[list[Path], AudioPrediction]:
     """:func:`animate_audio` then :func:`write_prediction`."""
     result = animate_audio(model_name, audio, template_spec, data=data, run_dir=run_dir, checkpoint=checkpoint,
                            condition=condition, device=device, wav2vec2_model=wav2vec2_model, backbone=backbone,
-                           transcript=transcript, aligner=aligner)
+                           transcript=transcript, aligner=aligner, model_options=model_options)
     return write_prediction(result, audio, out), result
 
 

@@ -28,14 +28,18 @@ def predict_refs(predictor: Predictor, cache: Cache, refs: Iterable[SequenceRef]
 
 def prediction_provenance(model: str, cache: Cache, split: str, *, run_dir=None, checkpoint=None,
                           options: dict | None = None) -> dict:
-    """What a predictions file is made from: model, run (path, digest of the checkpoint used),
-    cache fingerprint, split and options.  ``compare`` reuses a file only when this matches."""
+    """What a predictions file is made from: model, run, every weight file used (path and sha256:
+    ``weights``; the first also as ``checkpoint``/``checkpoint_sha256``), cache fingerprint, split and
+    options (a stochastic model's seed among them).  ``compare`` reuses a file only when this matches."""
     from ..models.provenance import file_digest
 
-    used = model_entry(model).weights_path(run_dir, checkpoint)
+    options = dict(options or {})
+    files = model_entry(model).weights_files(run_dir, checkpoint, **options)
+    weights = [{"path": str(path.absolute()), "sha256": file_digest(path)} for path in files]
     return {"model": model, "run": str(Path(run_dir).absolute()) if run_dir else None,
-            "checkpoint": str(used.absolute()) if used else None, "checkpoint_sha256": file_digest(used),
-            "cache_fingerprint": cache.provenance()["fingerprint"], "split": split, "options": dict(options or {})}
+            "checkpoint": weights[0]["path"] if weights else None,
+            "checkpoint_sha256": weights[0]["sha256"] if weights else None, "weights": weights,
+            "cache_fingerprint": cache.provenance()["fingerprint"], "split": split, "options": options}
 
 
 def require_weights(model: str, run_dir=None, checkpoint=None, run_option: str = "--run RUN_DIR") -> None:
@@ -61,9 +65,10 @@ def predict_split(model: str, cache: Cache, split: str, out: str | os.PathLike, 
 
     entry = model_entry(model)
     require_weights(model, run_dir, checkpoint)
+    options = entry.prediction_options(options or {})
     refs = split_refs(cache, split)
     trained_on = check_run_fits(run_dir, cache) if run_dir is not None else None
-    predictor = entry.load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device, **(options or {}))
+    predictor = entry.load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device, **options)
     meta = {**getattr(predictor, "settings", {}),
             **prediction_provenance(model, cache, split, run_dir=run_dir, checkpoint=checkpoint, options=options),
             "device": device, "run_trained_on": trained_on}
