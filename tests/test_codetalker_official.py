@@ -169,7 +169,7 @@ def test_predict_command_line_as_documented(vocaset_cache, tmp_path):
         stage1, stage2, s1, s2 = write_official(tmp_path, cache.n_vertices, False, SMALL, seed=7)
     runner = CliRunner()
     args = ["predict", "--model", "codetalker", "--checkpoint", str(stage2), "--vq-checkpoint", str(stage1),
-            "--data", str(vocaset_cache), "--split", "test", "--device", "cpu", "--out", str(tmp_path / "pred.h5")]
+            "--data", str(vocaset_cache), "--split", "test", "--device", "cpu", "--threads", "1", "--out", str(tmp_path / "pred.h5")]
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert check_against_official(vocaset_cache, tmp_path / "pred.h5", s1, s2, False, SMALL, VOCASET_TRAIN,
