@@ -209,11 +209,21 @@ class OfficialCodeTalker:
         self.decoder.load_state_dict({k[len("transformer_decoder."):]: v for k, v in stage2.items()
                                       if k.startswith("transformer_decoder.")})
         self.biased_mask = official_biased_mask(4, 600, 25 if biwi else 30)
+        self.device = torch.device("cpu")
+
+    def to(self, device) -> "OfficialCodeTalker":
+        """Every weight on ``device`` (the official test runs on CUDA)."""
+        self.device = torch.device(device)
+        self.w = {k: v.to(device) for k, v in self.w.items()}
+        self.vq.w = {k: v.to(device) for k, v in self.vq.w.items()}
+        self.encoder, self.decoder = self.encoder.to(device), self.decoder.to(device)
+        self.biased_mask = self.biased_mask.to(device)
+        return self
 
     def audio_hidden(self, audio_16k: np.ndarray) -> torch.Tensor:
         """The official Wav2Vec2Model forward on processor-normalised audio (frame_num None)."""
         x = (audio_16k - audio_16k.mean()) / np.sqrt(audio_16k.var() + 1e-7)
-        hidden = self.encoder.feature_extractor(torch.from_numpy(x.astype(np.float32))[None]).transpose(1, 2)
+        hidden = self.encoder.feature_extractor(torch.from_numpy(x.astype(np.float32))[None].to(self.device)).transpose(1, 2)
         if self.biwi:
             if hidden.shape[1] % 2 != 0:
                 hidden = hidden[:, :-1]
@@ -226,7 +236,7 @@ class OfficialCodeTalker:
     def predict(self, audio_hidden: torch.Tensor, template: np.ndarray, speaker: int) -> np.ndarray:
         """(T, V, 3): the official loop for one speaker condition."""
         w, vq = self.w, self.vq
-        template_t = torch.from_numpy(template.reshape(1, 1, -1).astype(np.float32))
+        template_t = torch.from_numpy(template.reshape(1, 1, -1).astype(np.float32)).to(self.device)
         obj_embedding = w["learnable_style_emb.weight"][speaker][None].unsqueeze(1)
         frame_num = audio_hidden.shape[1] // 2 if self.biwi else audio_hidden.shape[1]
         hidden_states = F.linear(audio_hidden, w["audio_feature_map.weight"], w["audio_feature_map.bias"])
@@ -240,7 +250,7 @@ class OfficialCodeTalker:
                 vertice_input = vertice_emb + pe[:, : vertice_emb.size(1)]
             n = vertice_input.shape[1]
             feat_out = self.decoder(vertice_input, hidden_states, tgt_mask=self.biased_mask[:, :n, :n],
-                                    memory_mask=official_enc_dec_mask(self.biwi, n, hidden_states.shape[1]))
+                                    memory_mask=official_enc_dec_mask(self.biwi, n, hidden_states.shape[1]).to(self.device))
             feat_out = F.linear(feat_out, w["feat_map.weight"])
             feat_out = feat_out.reshape(feat_out.shape[0], feat_out.shape[1] * vq.face_quan_num, -1)
             feat_out_q = vq.quantize(feat_out)
@@ -254,4 +264,4 @@ class OfficialCodeTalker:
                 vertice_emb = torch.cat((vertice_emb, new_output + style_emb), 1)
         feat_out_q = vq.quantize(feat_out)
         vertice_out = vq.decode(feat_out_q) + template_t
-        return vertice_out[0].reshape(frame_num, -1, 3).numpy()
+        return vertice_out[0].reshape(frame_num, -1, 3).cpu().numpy()
