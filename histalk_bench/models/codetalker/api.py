@@ -147,12 +147,6 @@ class CodeTalkerEntry(ModelEntry):
     def load_predictor(self, cache, run_dir=None, checkpoint=None, device="auto", **options) -> CodeTalkerPredictor:
         return load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device, **options)
 
-    def weights_path(self, run_dir=None, checkpoint=None) -> Path | None:
-        """The stage-2 file: ``checkpoint``, else RUN/stage2/best.pt (which holds the frozen stage 1 too)."""
-        if checkpoint or run_dir is None:
-            return super().weights_path(run_dir, checkpoint)
-        return Path(run_dir) / "stage2" / "best.pt"
-
     def load_audio_predictor(self, run_dir=None, checkpoint=None, device="auto", vq_checkpoint=None,
                              **options) -> CodeTalkerPredictor:
         """Frames from the audio, as the official ``predict``; progress per frame."""
