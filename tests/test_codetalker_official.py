@@ -203,3 +203,46 @@ def test_released_widths_match_the_official_loop(vocaset_cache, biwi_cache, tmp_
         expected = official.predict(official.audio_hidden(audio), template, 1)
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_compare_puts_codetalker_beside_faceformer_from_official_files(vocaset_cache, tmp_path):
+    """`compare --models static,faceformer,codetalker --checkpoint faceformer=vocaset.pth
+    --checkpoint codetalker=vocaset_stage2.pth.tar,vocaset_stage1.pth.tar`: one leaderboard,
+    and the CodeTalker predictions record both files' sha256."""
+    from histalk_bench.cli.main import cli
+    from test_faceformer_official import official_state
+
+    with Cache(vocaset_cache) as cache:
+        stage1, stage2, _, _ = write_official(tmp_path, cache.n_vertices, False, SMALL, seed=13)
+        torch.save(official_state(cache.n_vertices, 64, 8, 30, seed=1), tmp_path / "vocaset.pth")
+    out = tmp_path / "compare"
+    result = CliRunner().invoke(cli, ["compare", "--models", "static,faceformer,codetalker", "--data", str(vocaset_cache),
+                                      "--out", str(out), "--threads", "1", "--checkpoint", f"faceformer={tmp_path / 'vocaset.pth'}",
+                                      "--checkpoint", f"codetalker={stage2},{stage1}"])
+    assert result.exit_code == 0, result.output
+    board = (out / "leaderboard.csv").read_text()
+    assert all(name in board for name in ("static", "faceformer", "codetalker"))
+    with PredictionReader(out / "codetalker" / "predictions.h5") as reader:
+        digests = [w["sha256"] for w in reader.attrs["meta"]["weights"]]
+    assert digests == [hashlib.sha256(p.read_bytes()).hexdigest() for p in (stage2, stage1)]
+
+
+def test_new_audio_is_the_official_predict(vocaset_cache, tmp_path):
+    """`animate`/`predict --audio`: load_audio_predictor, conditions named as the official subjects."""
+    from histalk_bench.models import MODELS
+
+    with Cache(vocaset_cache) as cache:
+        stage1, stage2, s1, s2 = write_official(tmp_path, cache.n_vertices, False, SMALL, seed=17)
+        ref = cache.sequences("test")[0]
+        audio, template = cache.audio(ref.subject, ref.sentence)[:16000], cache.template(ref.subject)
+    predictor = MODELS.get("codetalker").load_audio_predictor(checkpoint=stage2, vq_checkpoint=str(stage1), device="cpu")
+    predictor.progress = False
+    assert predictor.config.speakers == tuple(VOCASET_TRAIN)
+    got = predictor.predict_audio(audio, template, VOCASET_TRAIN[2])
+    official = OfficialCodeTalker(s2, s1, False, SMALL["w2v"])
+    with torch.no_grad():
+        expected = official.predict(official.audio_hidden(audio), template, 2)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
+    with pytest.raises(UserError, match="--vq-checkpoint"):
+        MODELS.get("codetalker").load_audio_predictor(checkpoint=stage2, device="cpu")
