@@ -59,3 +59,13 @@ def test_ignored_options_are_refused(vocaset_cache, tmp_path):
         train(vocaset_cache, tmp_path / "c", features="mel")
     with pytest.raises(UserError, match="codes_per_frame x code_dim"):
         train(vocaset_cache, tmp_path / "d", demo=True, code_dim=7)
+
+
+def test_missing_wav2vec2_weights_stop_before_stage_1(vocaset_cache, tmp_path, monkeypatch):
+    from histalk_bench.models.codetalker.training import train
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_hf_home"))
+    with pytest.raises(UserError, match="audio_encoder=tiny"):
+        train(vocaset_cache, tmp_path / "run", wav2vec2_model=str(tmp_path / "nowhere" / "wav2vec2-base-960h"))
+    assert not (tmp_path / "run" / "stage1").exists()

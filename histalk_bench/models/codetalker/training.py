@@ -130,6 +130,8 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, **options) 
     sets = {split: FaceFormerSequences(cache_path, split, speakers) for split in ("train", "val") if cache.sequences(split)}
 
     vq_file = model_options.pop("vq_checkpoint", None)
+    stage1_epochs = int(base.epochs if epochs_given else model_options.pop("stage1_epochs", 200))
+    quant_loss_weight = float(model_options.pop("quant_loss_weight", 1.0))
     if vq_file:
         from .checkpoint import load_vqvae
 
@@ -138,32 +140,16 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, **options) 
             raise UserError(f"the VQ-VAE decodes {vq.config.n_vertices} vertices, the cache has {cache.n_vertices}", vq_file)
         vq_source = str(Path(vq_file).absolute())
     else:
-        code_dim = int(model_options.pop("code_dim", 128 if biwi else 64))
-        hidden = int(model_options.pop("vq_hidden", 1024))
-        codes = int(model_options.pop("codes_per_frame", 8 if biwi else hidden // code_dim))
-        if not biwi and codes * code_dim != hidden:
-            raise UserError(f"VOCASET's VQ layout needs codes_per_frame x code_dim = vq_hidden ({codes} x {code_dim} != {hidden})")
-        vq_config = VQConfig(n_vertices=cache.n_vertices, hidden=hidden, depth=int(model_options.pop("vq_depth", 6)),
-                             heads=int(model_options.pop("vq_heads", 8)), mlp=int(model_options.pop("vq_mlp", 1536)),
-                             n_codes=int(model_options.pop("n_codes", 256)), code_dim=code_dim, codes_per_frame=codes,
-                             projections=biwi, output_bias=not biwi)
-        stage1_epochs = int(base.epochs if epochs_given else model_options.pop("stage1_epochs", 200))
         torch.manual_seed(base.seed)
-        vq = VQAutoEncoder(vq_config)
-        task = VQTask(vq, lip, float(model_options.pop("quant_loss_weight", 1.0)), label)
-        fit(task, sets["train"], sets.get("val"), out_dir / "stage1", replace(base, epochs=stage1_epochs), collate_one)
-        vq.load_state_dict(load_checkpoint(out_dir / "stage1" / "best.pt")["model"])
+        vq = VQAutoEncoder(_vq_config(model_options, cache.n_vertices, biwi))
         vq_source = "stage1/best.pt"
-    model_options.pop("stage1_epochs", None)
-    model_options.pop("quant_loss_weight", None)
-
     stage2_epochs = int(base.epochs if epochs_given else model_options.pop("stage2_epochs", 100))
+    model_options.pop("stage1_epochs", None)
     model_options.pop("stage2_epochs", None)
-    audio_encoder = str(model_options.pop("audio_encoder", "base"))
     speech = SpeechConfig(n_vertices=cache.n_vertices, speakers=speakers, d_model=int(model_options.pop("d_model", 1024)),
                           layers=int(model_options.pop("layers", 12 if biwi else 6)), heads=int(model_options.pop("heads", 4)),
                           ffn=int(model_options.pop("ffn", 2048)), period=25 if biwi else 30, fps=cache.fps,
-                          tokens_per_frame=2 if biwi else 1, audio_encoder=audio_encoder,
+                          tokens_per_frame=2 if biwi else 1, audio_encoder=str(model_options.pop("audio_encoder", "base")),
                           wav2vec2_model=model_options.pop("wav2vec2_model", None))
     weights = (float(model_options.pop("motion_weight", 1.0)), float(model_options.pop("reg_weight", 1.0)))
     allow_download = bool(model_options.pop("allow_download", False))
@@ -171,15 +157,33 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, **options) 
         raise UserError(f"codetalker option(s) {', '.join(sorted(model_options))} do not apply here"
                         + (f" (the VQ-VAE comes from {vq_file})" if vq_file else ""))
     torch.manual_seed(base.seed)
-    try:
+    try:  # before stage 1: missing wav2vec2 weights stop the run at once, not after stage 1
         model = CodeTalker(speech, vq.config, allow_download=allow_download)
     except UserError as exc:
         raise UserError(f"{exc} (codetalker: --set demo=true or --set audio_encoder=tiny for the CPU demo)") from None
     model.config.encoder_config = json.loads(model.audio_encoder.config.to_json_string())
+
+    if not vq_file:
+        task = VQTask(vq, lip, quant_loss_weight, label)
+        fit(task, sets["train"], sets.get("val"), out_dir / "stage1", replace(base, epochs=stage1_epochs), collate_one)
+        vq.load_state_dict(load_checkpoint(out_dir / "stage1" / "best.pt")["model"])
     model.autoencoder.load_state_dict(vq.state_dict())
     task = SpeechTask(model, lip, *weights, label, vq_source)
     fit(task, sets["train"], sets.get("val"), out_dir, replace(base, epochs=stage2_epochs), collate_one)
     return out_dir
+
+
+def _vq_config(model_options: dict, n_vertices: int, biwi: bool) -> VQConfig:
+    """The stage-1 configuration: the official one for the dataset unless overridden (options popped)."""
+    code_dim = int(model_options.pop("code_dim", 128 if biwi else 64))
+    hidden = int(model_options.pop("vq_hidden", 1024))
+    codes = int(model_options.pop("codes_per_frame", 8 if biwi else hidden // code_dim))
+    if not biwi and codes * code_dim != hidden:
+        raise UserError(f"VOCASET's VQ layout needs codes_per_frame x code_dim = vq_hidden ({codes} x {code_dim} != {hidden})")
+    return VQConfig(n_vertices=n_vertices, hidden=hidden, depth=int(model_options.pop("vq_depth", 6)),
+                    heads=int(model_options.pop("vq_heads", 8)), mlp=int(model_options.pop("vq_mlp", 1536)),
+                    n_codes=int(model_options.pop("n_codes", 256)), code_dim=code_dim, codes_per_frame=codes,
+                    projections=biwi, output_bias=not biwi)
 
 
 def load_run(run_dir: str | os.PathLike) -> CodeTalker:
