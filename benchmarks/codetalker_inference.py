@@ -29,7 +29,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from _official_codetalker import OfficialCodeTalker, official_stage1_state, official_stage2_state  # noqa: E402
+from _official_codetalker import (
+    OfficialCodeTalker,
+    official_stage1_state,
+    official_stage2_state,
+)
 
 
 def best_of(function, repeats: int):
@@ -67,8 +71,8 @@ def main() -> None:
     conditions = min(args.conditions, 6 if biwi else 8)
     w2v = {"num_hidden_layers": args.w2v_layers}
 
-    from histalk_bench.models.codetalker.checkpoint import load_official
     from histalk_bench.models.codetalker.api import CodeTalkerPredictor
+    from histalk_bench.models.codetalker.checkpoint import load_official
 
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"codetalker_bench_{os.getpid()}"
     folder.mkdir(parents=True, exist_ok=True)

@@ -211,7 +211,7 @@ class OfficialCodeTalker:
         self.biased_mask = official_biased_mask(4, 600, 25 if biwi else 30)
         self.device = torch.device("cpu")
 
-    def to(self, device) -> "OfficialCodeTalker":
+    def to(self, device) -> OfficialCodeTalker:
         """Every weight on ``device`` (the official test runs on CUDA)."""
         self.device = torch.device(device)
         self.w = {k: v.to(device) for k, v in self.w.items()}

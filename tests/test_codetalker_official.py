@@ -11,9 +11,13 @@ import hashlib
 import numpy as np
 import pytest
 import torch
+from _official_codetalker import (
+    OfficialCodeTalker,
+    official_stage1_state,
+    official_stage2_state,
+)
 from click.testing import CliRunner
 
-from _official_codetalker import OfficialCodeTalker, official_stage1_state, official_stage2_state
 from histalk_bench.cache import Cache
 from histalk_bench.common.errors import UserError
 from histalk_bench.datasets.splits import BIWI_TRAIN, VOCASET_TRAIN
@@ -56,7 +60,7 @@ def check_against_official(cache_path, out, s1, s2, biwi, sizes, train_subjects,
     official = OfficialCodeTalker(s2, s1, biwi, sizes["w2v"])
     n = 0
     with Cache(cache_path) as cache, PredictionReader(out) as reader:
-        for ref in reader.keys():
+        for ref in list(reader.keys()):
             subject, sentence = ref
             audio = cache.audio(subject, sentence)
             with torch.no_grad():
@@ -86,7 +90,7 @@ def test_vocaset_split_prediction_is_the_official_loop(vocaset_cache, tmp_path):
             meta = reader.attrs["meta"]
             assert meta["frames"] == "audio" and meta["tf32"] is False
             assert [w["sha256"] for w in meta["weights"]] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in (stage2, stage1)]
-            for subject, sentence in reader.keys():  # unseen test speakers: one prediction per training condition
+            for subject, sentence in list(reader.keys()):  # unseen test speakers: one prediction per training condition
                 assert reader.conditions(subject, sentence) == sorted(VOCASET_TRAIN)
     checked = check_against_official(vocaset_cache, out, s1, s2, False, SMALL, VOCASET_TRAIN, VOCASET_TRAIN[:2])
     assert checked == n * 2
@@ -100,7 +104,7 @@ def test_biwi_test_a_and_test_b_are_the_official_loop(biwi_cache, tmp_path, spli
         out, n = predict_split("codetalker", cache, split, tmp_path / "pred.h5", checkpoint=stage2, device="cpu",
                                options={"vq_checkpoint": str(stage1), "seen_conditions": seen_conditions}, progress=False)
     with PredictionReader(out) as reader:
-        assert sum(len(reader.conditions(*key)) for key in reader.keys()) == n * per_sequence
+        assert sum(len(reader.conditions(*key)) for key in list(reader.keys())) == n * per_sequence
         assert reader.attrs["meta"]["seen_conditions"] == seen_conditions
     checked = check_against_official(biwi_cache, out, s1, s2, True, SMALL, BIWI_TRAIN, BIWI_TRAIN[:1])
     assert checked == n
@@ -109,7 +113,7 @@ def test_biwi_test_a_and_test_b_are_the_official_loop(biwi_cache, tmp_path, spli
 @pytest.mark.parametrize("quirk", ["attention_scale", "position", "gelu"])
 def test_a_broken_quirk_breaks_the_match(vocaset_cache, tmp_path, monkeypatch, quirk):
     """Each reproduced quirk matters: 'fixing' it moves the predictions away from the official loop."""
-    import histalk_bench.models.codetalker.vqvae as vqvae
+    from histalk_bench.models.codetalker import vqvae
 
     if quirk == "attention_scale":  # 1/sqrt(head width) instead of 1/sqrt(width)
         original = vqvae.WidthScaledAttention.__init__
@@ -210,8 +214,9 @@ def test_compare_puts_codetalker_beside_faceformer_from_official_files(vocaset_c
     """`compare --models static,faceformer,codetalker --checkpoint faceformer=vocaset.pth
     --checkpoint codetalker=vocaset_stage2.pth.tar,vocaset_stage1.pth.tar`: one leaderboard,
     and the CodeTalker predictions record both files' sha256."""
-    from histalk_bench.cli.main import cli
     from test_faceformer_official import official_state
+
+    from histalk_bench.cli.main import cli
 
     with Cache(vocaset_cache) as cache:
         stage1, stage2, _, _ = write_official(tmp_path, cache.n_vertices, False, SMALL, seed=13)

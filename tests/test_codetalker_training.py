@@ -11,7 +11,6 @@ from click.testing import CliRunner
 
 from histalk_bench.cache import Cache
 from histalk_bench.common.errors import UserError
-from histalk_bench.datasets.splits import VOCASET_TRAIN
 from histalk_bench.predict.split import predict_split
 from histalk_bench.predict.store import PredictionReader
 
@@ -41,9 +40,9 @@ def test_two_stages_resume_and_predict(vocaset_cache, tmp_path):
     assert len((run / "stage1" / "history.jsonl").read_text().splitlines()) == 1
     assert len((run / "history.jsonl").read_text().splitlines()) == 2
     with Cache(vocaset_cache) as cache:
-        out, n = predict_split("codetalker", cache, "test", tmp_path / "pred.h5", run_dir=run, device="cpu", progress=False)
+        out, _ = predict_split("codetalker", cache, "test", tmp_path / "pred.h5", run_dir=run, device="cpu", progress=False)
         with PredictionReader(out) as reader:
-            for subject, sentence in reader.keys():
+            for subject, sentence in list(reader.keys()):
                 assert reader.conditions(subject, sentence) == sorted(stage2["speech"]["speakers"])
                 assert np.isfinite(reader.vertices(subject, sentence, stage2["speech"]["speakers"][0])).all()
 

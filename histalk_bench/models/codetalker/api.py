@@ -5,7 +5,6 @@ run, ``load_audio_predictor`` for ``animate``/``predict --audio``, and ``train``
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 
 import numpy as np

@@ -44,7 +44,7 @@ class VQConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "VQConfig":
+    def from_dict(cls, values: dict) -> VQConfig:
         return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
 
 
@@ -82,7 +82,7 @@ class SpeechConfig:
         return values
 
     @classmethod
-    def from_dict(cls, values: dict) -> "SpeechConfig":
+    def from_dict(cls, values: dict) -> SpeechConfig:
         return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__ and k != "n_heads"})
 
 

@@ -22,13 +22,17 @@ conditions share one audio encoding and run as one batch.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from ..faceformer.incremental import IncrementalDecoder
-from ..faceformer.masks import PeriodicPositionalEncoding, biased_causal_mask, memory_mask
+from ..faceformer.masks import (
+    PeriodicPositionalEncoding,
+    biased_causal_mask,
+    memory_mask,
+)
 from ..faceformer.model import FaceFormer, build_audio_encoder
 from .config import SpeechConfig, VQConfig
 from .vqvae import VQAutoEncoder
