@@ -68,3 +68,28 @@ def test_missing_wav2vec2_weights_stop_before_stage_1(vocaset_cache, tmp_path, m
     with pytest.raises(UserError, match="audio_encoder=tiny"):
         train(vocaset_cache, tmp_path / "run", wav2vec2_model=str(tmp_path / "nowhere" / "wav2vec2-base-960h"))
     assert not (tmp_path / "run" / "stage1").exists()
+
+
+@pytest.mark.slow
+def test_stage_two_on_a_given_vq_vae_and_run_files_as_checkpoints(vocaset_cache, tmp_path):
+    """vq_checkpoint= trains stage 2 only, on an earlier run's RUN/stage1/best.pt (head count from
+    its config); RUN/best.pt given as --checkpoint predicts like --run."""
+    from histalk_bench.models.codetalker.training import train
+
+    first = train(vocaset_cache, tmp_path / "first", demo=True, stage1_epochs=1, stage2_epochs=1, progress=False)
+    second = train(vocaset_cache, tmp_path / "second", demo=True, stage2_epochs=1, progress=False,
+                   vq_checkpoint=str(first / "stage1" / "best.pt"))
+    assert not (second / "stage1").exists()
+    config = json.loads((second / "config.json").read_text())["task"]
+    assert config["vq_source"].endswith("stage1/best.pt") and config["vq"]["heads"] == 4
+    with Cache(vocaset_cache) as cache:
+        by_run, _ = predict_split("codetalker", cache, "test", tmp_path / "a.h5", run_dir=second, device="cpu", progress=False)
+        by_file, _ = predict_split("codetalker", cache, "test", tmp_path / "b.h5", checkpoint=second / "best.pt",
+                                   device="cpu", progress=False)
+        ref = cache.sequences("test")[0]
+    with PredictionReader(by_run) as a, PredictionReader(by_file) as b:
+        speaker = config["speech"]["speakers"][0]
+        np.testing.assert_array_equal(a.vertices(ref.subject, ref.sentence, speaker), b.vertices(ref.subject, ref.sentence, speaker))
+    with Cache(vocaset_cache) as cache, pytest.raises(UserError, match="drop --vq-checkpoint"):
+        predict_split("codetalker", cache, "test", tmp_path / "c.h5", checkpoint=second / "best.pt", device="cpu",
+                      options={"vq_checkpoint": str(first / "stage1" / "best.pt")}, progress=False)

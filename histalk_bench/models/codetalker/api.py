@@ -101,6 +101,14 @@ def official_speakers(dataset: str | None) -> tuple[str, ...]:
 def load_model(run_dir=None, checkpoint=None, vq_checkpoint=None, dataset: str | None = None) -> CodeTalker:
     """The official pair (``checkpoint`` = stage 2, ``vq_checkpoint`` = stage 1) or a run's stage 2."""
     if checkpoint:
+        from .checkpoint import run_config
+
+        if run_config(checkpoint) is not None:  # a train codetalker run's RUN/best.pt given as a file
+            if vq_checkpoint:
+                raise UserError("a codetalker run's checkpoint holds its own stage-1 weights: drop --vq-checkpoint", checkpoint)
+            from .training import load_run_file
+
+            return load_run_file(checkpoint)
         if not vq_checkpoint:
             raise UserError("CodeTalker's official release is two files: give the stage-2 file to --checkpoint and the "
                             "stage-1 VQ-VAE (e.g. vocaset_stage1.pth.tar) to --vq-checkpoint", checkpoint)

@@ -50,10 +50,30 @@ def _check_against(expected: dict, state: dict, path, what: str, optional=()) ->
         raise UserError(f"does not match CodeTalker's {what}: {'; '.join(parts)}", path)
 
 
+def run_config(path: str | os.PathLike) -> dict | None:
+    """The run config stored in one of our checkpoints (RUN/best.pt, RUN/stage1/best.pt), else None."""
+    import json
+
+    saved = read_saved(path)
+    if isinstance(saved.get("config"), str) and isinstance(saved.get("model"), dict):
+        try:
+            config = json.loads(saved["config"])
+        except ValueError:
+            return None
+        return config if isinstance(config, dict) and config.get("model") == "codetalker" else None
+    return None
+
+
 def load_vqvae(path: str | os.PathLike) -> VQAutoEncoder:
-    """The stage-1 VQ-VAE of an official ``*_stage1.pth.tar`` (or one of our stage-1 runs' weights)."""
-    state = read_official(path, 1)
-    vq = VQAutoEncoder(vq_config_from_state(state, path))
+    """The stage-1 VQ-VAE of an official ``*_stage1.pth.tar`` or of a ``train codetalker`` run
+    (RUN/stage1/best.pt, whose config also gives what shapes cannot: the head count)."""
+    from .config import VQConfig
+
+    ours = run_config(path)
+    if ours is not None and ours.get("stage") != 1:
+        raise UserError("this is a codetalker stage-2 run checkpoint, not a stage-1 VQ-VAE (RUN/stage1/best.pt)", path)
+    state = read_official(path, 1) if ours is None else read_saved(path)["model"]
+    vq = VQAutoEncoder(VQConfig.from_dict(ours["vq"]) if ours else vq_config_from_state(state, path))
     _check_against(vq.state_dict(), state, path, "stage-1 VQ-VAE")
     vq.load_state_dict(state)
     return vq

@@ -191,6 +191,12 @@ def load_run(run_dir: str | os.PathLike) -> CodeTalker:
     path = Path(run_dir) / "best.pt"
     if not path.exists():
         raise UserError("no CodeTalker stage-2 checkpoint (train first: 'histalk-bench train codetalker ...')", path)
+    return load_run_file(path)
+
+
+def load_run_file(path: str | os.PathLike) -> CodeTalker:
+    """The model in a run's stage-2 checkpoint file (config and weights, stage 1 included)."""
+    path = Path(path)
     saved = load_checkpoint(path)
     try:
         config = json.loads(saved["config"])
