@@ -34,7 +34,7 @@ RELEASED_WIDTHS = {"hidden": 1024, "depth": 1, "mlp": 1536, "d": 1024, "layers":
 
 @pytest.fixture(scope="module")
 def biwi_cache(biwi_corpus, tmp_path_factory):
-    from histalk_bench.datasets.biwi import prepare_biwi
+    from histalk_bench.datasets.prepare import prepare_biwi
 
     path = tmp_path_factory.mktemp("ct_biwi_cache") / "cache.h5"
     prepare_biwi(biwi_corpus, path, aligner="oracle", features="mel", progress=False)

@@ -14,7 +14,7 @@ from ...cache import Cache, SequenceRef
 from ...common.errors import UserError
 from ...common.progress import Progress
 from ...features.wav2vec2 import normalise
-from ..base import ModelEntry, condition_index
+from ..base import ModelEntry, SpeechBackbone, condition_index
 from ..training import resolve_device
 from .checkpoint import load_official
 from .model import CodeTalker
@@ -128,10 +128,15 @@ def load_model(run_dir=None, checkpoint=None, vq_checkpoint=None, dataset: str |
 
 
 def _prediction_options(options: dict) -> None:
+    """Options that reach the loader unchecked (CodeTalkerEntry.unused_options refuses the given ones first)."""
     if "wav2vec2_model" in options:
         raise UserError("--wav2vec2-model does not apply to codetalker (the checkpoint holds the encoder weights)")
     if options:
         raise UserError(f"unknown codetalker prediction option(s): {', '.join(sorted(options))}")
+
+
+_VQ_SIZES = ("vq_hidden", "vq_depth", "vq_heads", "vq_mlp", "n_codes", "code_dim", "codes_per_frame", "stage1_epochs",
+             "quant_loss_weight")
 
 
 def load_predictor(cache: Cache, run_dir=None, checkpoint=None, device: str = "auto", vq_checkpoint=None,
@@ -150,6 +155,46 @@ class CodeTalkerEntry(ModelEntry):
     name = "codetalker"
     description = "CodeTalker (Xing et al., CVPR 2023): VQ-VAE motion codebook + wav2vec2 autoregressive code predictor"
     checkpoint_parts = ("checkpoint", "vq_checkpoint")
+    predict_reads = ("frames", "seen_conditions")
+
+    @property
+    def train_reads(self) -> tuple[str, ...]:
+        from .training import MODEL_OPTIONS
+
+        return MODEL_OPTIONS
+
+    def unused_options(self, command: str, options: dict) -> dict[str, str]:
+        """Training: batch size 1 and whole sequences (as the original), raw audio in, stage-1
+        options refused when ``vq_checkpoint`` supplies stage 1, the pretrained-weights options only
+        with audio_encoder=base; predictions: no wav2vec2 folder (the checkpoint holds the encoder)."""
+        reasons = super().unused_options(command, options)
+        if command == "train":
+            if options.get("batch_size", 1) != 1:
+                reasons["batch_size"] = ("is not read: CodeTalker trains with batch size 1 (sequences of different "
+                                         "lengths are not padded, as the original)")
+            reasons.update({
+                "max_frames": "is not read: CodeTalker trains on whole sequences (no cropping)",
+                "features": "does not apply: codetalker encodes raw audio",
+                "units": "does not apply: codetalker has no linguistic units (a HiSTalk option)"})
+            if options.get("vq_checkpoint"):
+                reasons.update({name: "does not apply: vq_checkpoint supplies stage 1 (its file fixes the VQ-VAE)"
+                                for name in _VQ_SIZES})
+            encoder = options.get("audio_encoder", "base")
+            if encoder != "base":
+                reasons.update({name: f"only acts with audio_encoder=base (pretrained weights), not '{encoder}'"
+                                for name in ("wav2vec2_model", "allow_download")})
+        else:
+            reasons["wav2vec2_model"] = "does not apply to codetalker predictions (the checkpoint holds the encoder weights)"
+        return {name: why for name, why in reasons.items() if name in options}
+
+    def speech_backbone(self, predictor: CodeTalkerPredictor) -> SpeechBackbone:
+        """The fine-tuned wav2vec2 encoder stored in stage 2: fp32 unless int8 is asked for (its
+        effect on CodeTalker's codebook choices was not measured)."""
+
+        def install(network) -> None:
+            predictor.model.audio_encoder = network
+
+        return SpeechBackbone(predictor.model.audio_encoder, install, None, "fp32", "wav2vec2 audio encoder")
 
     def load_predictor(self, cache, run_dir=None, checkpoint=None, device="auto", **options) -> CodeTalkerPredictor:
         return load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device, **options)
