@@ -22,6 +22,19 @@ def _model_names(ctx, param, value):
     return names
 
 
+def _split_seeds(ctx, param, value):
+    """``--seeds 1,2,3`` -> [1, 2, 3] (distinct non-negative integers, order kept)."""
+    if value is None:
+        return None
+    try:
+        seeds = [int(item) for item in value.split(",") if item.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, e.g. --seeds 1,2,3, not '{value}'") from None
+    if not seeds or any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise click.BadParameter(f"expected distinct non-negative integers, e.g. --seeds 1,2,3, not '{value}'")
+    return seeds
+
+
 @click.command("compare")
 @click.option("--models", cls=ManyValues, required=True, callback=_model_names, metavar="NAME [NAME ...]",
               help="Models to compare: space- or comma-separated and/or repeated, e.g. --models histalk faceformer "
@@ -36,11 +49,14 @@ def _model_names(ctx, param, value):
                    "codetalker=vocaset_stage2.pth.tar,vocaset_stage1.pth.tar (sha256 recorded).")
 @click.option("--force", is_flag=True, help="Re-run predictions even when stored ones exist.")
 @click.option("--lrp-threshold", type=POSITIVE_FLOAT, default=None)
+@click.option("--seeds", default=None, callback=_split_seeds, help="Stochastic models (facediffuser) predict once per "
+              "seed, e.g. --seeds 1,2,3; the leaderboard adds their mean, spread and diversity over seeds.")
 @click.option("--report-sequences", type=click.IntRange(min=0), default=4, show_default=True,
               help="Test sequences rendered side by side in report.html (best to worst by the first model's LVE).")
 @click.option("--no-report", is_flag=True, help="Skip report.html and its videos.")
 @threads_option
-def compare(models, data, split, out, runs, checkpoints, force, lrp_threshold, report_sequences, no_report, threads):
+def compare(models, data, split, out, runs, checkpoints, force, lrp_threshold, seeds, report_sequences, no_report,
+            threads):
     """Predict and evaluate several models; write leaderboard.csv, leaderboard.md, plots/ and report.html.
 
     With trained runs in runs/NAME, 'histalk-bench compare --models histalk faceformer' needs
@@ -65,7 +81,7 @@ def compare(models, data, split, out, runs, checkpoints, force, lrp_threshold, r
     run_dirs = resolve_runs(models, parse_run_options(runs, models), without=weight_files)
     data = data or recorded_cache(run_dirs)
     csv_path = run_compare(models, data, split, out, runs=run_dirs, force=force, lrp_threshold=lrp_threshold,
-                           checkpoints=weight_files,
+                           checkpoints=weight_files, seeds=seeds,
                            finish=None if no_report else report_builder(report_sequences))
     click.echo((csv_path.parent / "leaderboard.md").read_text())
     report = "" if no_report else f" and {csv_path.parent / 'report.html'}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import os
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Callable
 
 from ..cache import Cache
 from ..common import lock
+from ..common.atomic import write_text_atomic
 from ..common.errors import UserError
 from ..models.base import model_entry
 from ..models.provenance import training_cache
@@ -18,6 +20,7 @@ from ..predict.store import PredictionReader
 from .leaderboard import leaderboard_rows, write_leaderboard
 from .plots import plot_lip_opening, write_score_plots
 from .scores import evaluate
+from .seeds import combine_seed_scores, seed_diversity
 
 logger = logging.getLogger(__name__)
 
@@ -118,34 +121,82 @@ def recorded_cache(runs: dict[str, Path]) -> str:
                     "trained on)")
 
 
+def seeded_predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir: Path | None, force: bool,
+                           seed: int, checkpoint=None, options: dict | None = None) -> Path:
+    """``out_dir/<name>/seed-<seed>/predictions.h5`` of a stochastic model: reused only when complete
+    and made from the same run, weights, cache, split and options, the seed included."""
+    options = model_entry(name).prediction_options({**(options or {}), "seed": int(seed)})
+    target = out_dir / name / f"seed-{seed}" / "predictions.h5"
+    require_weights(name, run_dir, checkpoint, run_option=f"--run {name}=RUN_DIR or --checkpoint {name}=FILE")
+    if target.exists() and not force:
+        wanted = prediction_provenance(name, cache, split, run_dir=run_dir, checkpoint=checkpoint, options=options)
+        problem = reuse_problem(target, wanted, cache, split)
+        if problem is None:
+            logger.info("[compare] reusing %s (same run, weights, cache, split and seed)", target)
+            return target
+        logger.info("[compare] not reusing %s: %s; predicting again", target, problem)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return predict_split(name, cache, split, target, run_dir=run_dir, checkpoint=checkpoint, options=options)[0]
+
+
+def seeded_scores(name: str, cache: Cache, cache_path, split: str, out_dir: Path, run_dir: Path | None, force: bool,
+                  seeds: list[int], lrp_threshold: float | None = None, checkpoint=None,
+                  options: dict | None = None) -> tuple[dict, Path]:
+    """Predict and score a stochastic model once per seed (``<name>/seed-<s>/scores.json``); returns
+    the seed-combined scores (written to ``<name>/scores.json``, see :mod:`.seeds`) and the first
+    seed's predictions (for the lip-opening plot)."""
+    paths, per_seed = [], []
+    for seed in seeds:
+        path = seeded_predictions_for(name, cache, split, out_dir, run_dir, force, seed, checkpoint, options)
+        paths.append(path)
+        per_seed.append(evaluate(path, cache_path, split, lrp_threshold=lrp_threshold,
+                                 out=path.parent / "scores.json", model=name))
+    diversity = seed_diversity(paths, cache.sequences(split)) if len(paths) > 1 else {"value": None, "n_seeds": len(paths)}
+    combined = combine_seed_scores(per_seed, list(seeds), diversity, [str(p.parent / "scores.json") for p in paths])
+    write_text_atomic(out_dir / name / "scores.json", json.dumps(combined, indent=1))
+    return combined, paths[0]
+
+
 def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, out_dir: str | os.PathLike,
                 runs: dict[str, str | Path] | None = None, force: bool = False, lrp_threshold: float | None = None,
-                checkpoints: dict[str, list[str]] | None = None, finish: Callable | None = None) -> Path:
+                checkpoints: dict[str, list[str]] | None = None, finish: Callable | None = None,
+                seeds: list[int] | None = None) -> Path:
     """Predict + evaluate every model; write leaderboard.csv/.md (with the phonetic table) and plots.
     ``checkpoints`` maps a model to its weight files (e.g. official releases) instead of a run;
     ``finish(out_dir, cache, scores, {model: predictions.h5}, split)`` runs last, inside the output
-    folder's lock (the HTML report: ``report.build.build_report``).  Returns the CSV path."""
+    folder's lock (the HTML report: ``report.build.build_report``); ``seeds``: stochastic models
+    predict once per seed (deterministic ones once; the report shows the first seed's predictions).
+    Returns the CSV path."""
     out_dir = Path(out_dir)
     models = list(dict.fromkeys(models))  # each model once, in the order given
     runs = resolve_runs(models, runs, without=checkpoints or {})
-    scores = []
+    scores, prediction_paths = [], {}
     with Cache(cache_path) as cache:  # before the lock creates the output folder
         split_refs(cache, split)
         for name in models:
             model_entry(name)
         weights = checkpoint_options(models, checkpoints or {}, runs)
+        if seeds and not any(model_entry(name).stochastic for name in models):
+            raise UserError(f"--seeds applies to stochastic models (e.g. facediffuser); none of {', '.join(models)} is: "
+                            "drop --seeds")
     with lock.exclusive(out_dir, folder=True, what="compare output folder"), Cache(cache_path) as cache:
         for name in models:
             options = dict(weights.get(name, {}))
             checkpoint = options.pop("checkpoint", None)
-            prediction_path = predictions_for(name, cache, split, out_dir, runs.get(name), force,
-                                              checkpoint=checkpoint, options=options)
+            if seeds and model_entry(name).stochastic:
+                combined, prediction_paths[name] = seeded_scores(name, cache, cache_path, split, out_dir,
+                                                                 runs.get(name), force, seeds, lrp_threshold,
+                                                                 checkpoint=checkpoint, options=options)
+                scores.append(combined)
+                continue
+            prediction_path = prediction_paths[name] = predictions_for(name, cache, split, out_dir, runs.get(name), force,
+                                                                       checkpoint=checkpoint, options=options)
             scores.append(evaluate(prediction_path, cache_path, split, lrp_threshold=lrp_threshold,
                                    out=out_dir / name / "scores.json", model=name))
         csv_path, _ = write_leaderboard(scores, out_dir, phonetic=True)
         plots = out_dir / "plots"
         write_score_plots(scores, plots, phonetic=True)
-        readers = {name: PredictionReader(out_dir / name / "predictions.h5") for name in models}
+        readers = {name: PredictionReader(prediction_paths[name]) for name in models}
         try:
             order = [row["model"] for row in leaderboard_rows(scores)]
             plot_lip_opening(cache, readers, plots / "lip_opening.png", split, order=order)
@@ -153,5 +204,5 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
             for reader in readers.values():
                 reader.close()
         if finish is not None:
-            finish(out_dir, cache, scores, {name: out_dir / name / "predictions.h5" for name in models}, split)
+            finish(out_dir, cache, scores, prediction_paths, split)
     return csv_path

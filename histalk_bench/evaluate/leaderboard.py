@@ -15,6 +15,7 @@ from ..common.errors import UserError
 from ..metrics import all_specs, primary_spec
 from ..metrics.bootstrap import paired_test
 from .plots import write_score_plots
+from .seeds import seed_lines
 from .table import (MIN_SEQUENCES, UNRELIABLE, column_title, display_factor, interval_reliable, leaderboard_rows,
                     metric_notes, scale_notation)
 
@@ -191,6 +192,9 @@ def write_leaderboard(scores: list[dict], out_dir: str | Path, phonetic: bool = 
     paired = _paired_line(scores)
     if paired:
         lines += ["", paired]
+    seeded = seed_lines(scores)
+    if seeded:
+        lines += [""] + seeded
     if phonetic:
         lines += [""] + phonetic_lines(scores)
     if notes:
