@@ -33,12 +33,16 @@ from .options import (
 @click.option("--aligner", default="pocketsphinx", show_default=True, help="With --transcript: aligner (pocketsphinx, mfa, auto).")
 @click.option("--wav2vec2-model", default=None, help="Local wav2vec2 folder for features computed on the fly (same weights as training).")
 @click.option("--frames", type=click.Choice(["audio", "gt"]), default=None,
-              help="faceformer, facediffuser: frame count from the audio as the official code (default) or the ground truth's.")
+              help="faceformer, codetalker, facediffuser: frame count from the audio as the official code (default) "
+                   "or the ground truth's.")
+@click.option("--seen-conditions", type=click.Choice(["own", "all"]), default=None,
+              help="codetalker: a training subject (BIWI Test-A) conditioned on itself as the official test (default) "
+                   "or on every training speaker.")
 @click.option("--backbone", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "int8", "int8-cnn"]),
               help="With --audio: wav2vec2 backbone precision (auto = int8 Linear layers for HiSTalk; see docs/models.md).")
 @threads_option
 def predict(model, run_dir, checkpoint, vq_checkpoint, seed, data, split, audio, template, condition, out, device, wav2vec2_model, frames,
-            backbone, threads, transcript, transcript_file, aligner):
+            seen_conditions, backbone, threads, transcript, transcript_file, aligner):
     """Write predicted vertices in the predictions format that `evaluate` reads."""
     from ..common.errors import UserError
 
@@ -68,6 +72,7 @@ def predict(model, run_dir, checkpoint, vq_checkpoint, seed, data, split, audio,
         refuse_unused("with --transcript", **explicit(ctx, "aligner"))
     if audio:
         refuse_unused("on a split (new audio has no ground truth: its frame count comes from the audio)", frames=frames)
+        refuse_unused("on a split (with --audio, --condition chooses the speaker)", seen_conditions=seen_conditions)
         from ..predict.audio import predict_audio
 
         paths, result = predict_audio(model, audio, template, out, data=data, run_dir=run_dir, checkpoint=checkpoint,
@@ -86,6 +91,8 @@ def predict(model, run_dir, checkpoint, vq_checkpoint, seed, data, split, audio,
         extra = {**model_options, "wav2vec2_model": wav2vec2_model}
         if frames:
             extra["frames"] = frames
+        if seen_conditions:
+            extra["seen_conditions"] = seen_conditions
         path, n = predict_split(model, cache, split, out, run_dir=run_dir, checkpoint=checkpoint, device=device,
                                 options=extra)
     click.echo(f"wrote {path} ({n} sequences)")

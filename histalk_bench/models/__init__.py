@@ -12,4 +12,5 @@ MODELS.register("static", "histalk_bench.models.baselines.static:StaticEntry", h
 MODELS.register("mean", "histalk_bench.models.baselines.mean:MeanEntry", help="template + mean training displacement")
 MODELS.register("histalk", "histalk_bench.models.histalk.api:HiSTalkEntry", help="HiSTalk (hierarchical, CMG + HSF2S + S2D)")
 MODELS.register("faceformer", "histalk_bench.models.faceformer.api:FaceFormerEntry", help="FaceFormer (Fan et al., CVPR 2022)")
+MODELS.register("codetalker", "histalk_bench.models.codetalker.api:CodeTalkerEntry", help="CodeTalker (Xing et al., CVPR 2023)")
 MODELS.register("facediffuser", "histalk_bench.models.facediffuser.api:FaceDiffuserEntry", help="FaceDiffuser (Stan et al., MIG 2023; stochastic, seeded)")
