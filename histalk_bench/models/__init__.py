@@ -12,3 +12,4 @@ MODELS.register("static", "histalk_bench.models.baselines.static:StaticEntry", h
 MODELS.register("mean", "histalk_bench.models.baselines.mean:MeanEntry", help="template + mean training displacement")
 MODELS.register("histalk", "histalk_bench.models.histalk.api:HiSTalkEntry", help="HiSTalk (hierarchical, CMG + HSF2S + S2D)")
 MODELS.register("faceformer", "histalk_bench.models.faceformer.api:FaceFormerEntry", help="FaceFormer (Fan et al., CVPR 2022)")
+MODELS.register("selftalk", "histalk_bench.models.selftalk.api:SelfTalkEntry", help="SelfTalk (Peng et al., ACM MM 2023)")
