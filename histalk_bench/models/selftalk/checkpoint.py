@@ -146,6 +146,10 @@ def load_model(path: str | os.PathLike, window_s: float = 30.0) -> SelfTalk:
     file, whether it was memory-mapped and which training-only tensors were ignored."""
     weights = read_weights(path)
     config = config_from_state(weights.state, path, window_s)
+    if weights.run_config is not None:  # one of our runs: its exact encoder configuration
+        if weights.run_config.get("model") != "selftalk":
+            raise UserError(f"checkpoint is for model '{weights.run_config.get('model')}', not selftalk", path)
+        config = SelfTalkConfig.from_dict({**weights.run_config["selftalk"], "window_s": window_s})
     model = model_from_state(weights.state, config, path)
     model.source = {"weights": Path(path).name, "epoch": weights.epoch, "memory_mapped": weights.memory_mapped,
                     "ignored_training_weights": {prefix + "*": n for prefix, n in sorted(weights.ignored.items())}}

@@ -72,12 +72,14 @@ def decoder_stack(d_model: int, n_heads: int, dim_feedforward: int, n_layers: in
 class SelfTalk(nn.Module):
     """Audio encoder, audio_feature_map, unmasked Transformer decoder, vertice_map_r (inference path)."""
 
-    def __init__(self, config: SelfTalkConfig, initialise: bool = True):
+    def __init__(self, config: SelfTalkConfig, initialise: bool = True, audio_encoder: nn.Module | None = None):
+        """``audio_encoder``: a ready (e.g. pretrained) Wav2Vec2Model; else one of ``config.encoder_config``'s
+        shape, randomly initialised or (``initialise=False``) left for a checkpoint to fill."""
         super().__init__()
         if config.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {sorted(DATASETS)}, not {config.dataset!r}")
         self.config = config
-        self.audio_encoder = build_encoder(config.encoder_config or TINY_ENCODER, initialise)
+        self.audio_encoder = audio_encoder or build_encoder(config.encoder_config or TINY_ENCODER, initialise)
         hidden = self.audio_encoder.config.hidden_size
         d = config.d_model
         self.audio_feature_map = nn.Linear(hidden * config.features_per_frame, d)
