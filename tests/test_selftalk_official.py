@@ -132,6 +132,17 @@ def test_training_only_weights_are_ignored_and_reported(tmp_path, capsys):
     assert model.audio_encoder.config.do_stable_layer_norm and model.audio_encoder.config.conv_bias
 
 
+def test_a_legacy_format_file_loads_whole_and_says_so(tmp_path, capsys):
+    from histalk_bench.models.selftalk.api import load
+
+    state = _tiny_official(tmp_path, training_keys=False)
+    torch.save(state, tmp_path / "old.pth", _use_new_zipfile_serialization=False)
+    model = load(checkpoint=tmp_path / "old.pth")
+    assert model.source["memory_mapped"] is False and model.source["ignored_training_weights"] == {}
+    assert "old.pth has the legacy (pre-zip) torch format and cannot be memory-mapped" in capsys.readouterr().err
+    assert torch.equal(model.vertice_map_r.weight, state["vertice_map_r.weight"])
+
+
 @pytest.mark.parametrize("change, message", [
     ("drop:vertice_map_r.bias", "missing vertice_map_r.bias"),
     ("drop:audio_encoder.encoder.layers.1.attention.k_proj.weight", "missing audio_encoder.encoder.layers.1.attention.k_proj.weight"),
@@ -186,3 +197,30 @@ def test_the_command_line_of_the_issue(vocaset_cache, tmp_path):
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "broken.pth" in done.stderr and "vertice_map_r" in done.stderr
     assert not (tmp_path / "bad.h5").exists()
+
+
+@pytest.mark.slow
+def test_ground_truth_length_option_and_wrong_dataset_refusal(vocaset_cache, tmp_path):
+    from histalk_bench.cache import Cache
+    from histalk_bench.common.errors import UserError
+    from histalk_bench.predict.split import predict_split
+    from histalk_bench.predict.store import PredictionReader
+
+    state = official_state("vocaset", _n_vertices(vocaset_cache), seed=7, encoder=SMALL_XLSR, training_keys=False)
+    torch.save(state, tmp_path / "vocaset.pth")
+    with Cache(vocaset_cache) as cache:
+        out, _ = predict_split("selftalk", cache, "test", tmp_path / "gt.h5", checkpoint=tmp_path / "vocaset.pth",
+                               device="cpu", options={"frames": "gt"}, progress=False)
+        with PredictionReader(out) as reader:
+            assert reader.attrs["meta"]["frames"] == "gt"
+            for ref in cache.sequences("test"):
+                assert len(reader.vertices(ref.subject, ref.sentence, None)) == ref.n_frames
+        for options, message in (({"frames": "video"}, "--frames"), ({"seed": 1}, "deterministic")):
+            with pytest.raises(UserError, match=message):
+                predict_split("selftalk", cache, "test", tmp_path / "x.h5", checkpoint=tmp_path / "vocaset.pth",
+                              device="cpu", options=options, progress=False)
+        torch.save(official_state("BIWI", 20, seed=7, encoder=SMALL_XLSR, training_keys=False), tmp_path / "BIWI.pth")
+        with pytest.raises(UserError, match="predicts 20 vertices"):
+            predict_split("selftalk", cache, "test", tmp_path / "x.h5", checkpoint=tmp_path / "BIWI.pth", device="cpu",
+                          progress=False)
+        assert not (tmp_path / "x.h5").exists()

@@ -15,7 +15,7 @@ from ...common.errors import UserError
 from ...features.wav2vec2 import normalise
 from ..base import ModelEntry
 from ..training import resolve_device
-from .checkpoint import ignored_note, load_model
+from .checkpoint import load_model, load_notes
 from .model import SelfTalk
 
 FRAMES = ("audio", "gt")
@@ -91,8 +91,7 @@ def load(run_dir=None, checkpoint=None) -> SelfTalk:
         raise UserError("checkpoint not found" if checkpoint else
                         "no SelfTalk checkpoint found (train first: 'histalk-bench train selftalk ...')", path)
     model = load_model(path)
-    note = ignored_note(model)
-    if note:
+    for note in load_notes(model):
         print(f"note: {note}", file=sys.stderr)
     return model
 

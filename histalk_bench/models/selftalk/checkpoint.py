@@ -156,10 +156,15 @@ def load_model(path: str | os.PathLike, window_s: float = 30.0) -> SelfTalk:
     return model
 
 
-def ignored_note(model: SelfTalk) -> str | None:
-    """The one-line note that says which training-only tensors were not loaded."""
+def load_notes(model: SelfTalk) -> list[str]:
+    """One-line notes on loading: the training-only tensors not loaded; a file read whole because
+    its (pre-zip) torch format cannot be memory-mapped."""
+    notes = []
     ignored = model.source.get("ignored_training_weights") or {}
-    if not ignored:
-        return None
-    listed = ", ".join(f"{prefix} ({n} tensors)" for prefix, n in ignored.items())
-    return f"selftalk: ignoring training-only weights in {model.source['weights']}: {listed}"
+    if ignored:
+        listed = ", ".join(f"{prefix} ({n} tensors)" for prefix, n in ignored.items())
+        notes.append(f"selftalk: ignoring training-only weights in {model.source['weights']}: {listed}")
+    if not model.source.get("memory_mapped", True):
+        notes.append(f"selftalk: {model.source['weights']} has the legacy (pre-zip) torch format and cannot be "
+                     "memory-mapped: the whole file was read into memory")
+    return notes
