@@ -127,8 +127,8 @@ class SelfTalk(nn.Module):
         """audio (B, N) -> per-frame audio vectors (B, T, hidden * features_per_frame).
 
         ``n_frames`` None (the official ``predict``): the audio is encoded in ``window_s`` pieces
-        (a last piece under 400 samples gives no feature and is skipped; the original fails there)
-        and T comes from the audio.  Given ``n_frames`` (training, ground-truth length): the whole
+        and T comes from the audio; a last piece too short for a frame (under 400 samples, or a
+        single feature for VOCASET) is skipped, where the original fails.  Given ``n_frames`` (training, ground-truth length): the whole
         audio at once, VOCASET interpolated to ``n_frames``, BIWI cut to at most 2 * n_frames features.
         """
         if n_frames is None:
