@@ -132,3 +132,27 @@ def test_demo_training_writes_an_official_layout_run_that_predicts(vocaset_cache
             for ref in cache.sequences("test"):
                 frames = int(((len(cache.audio(ref.subject, ref.sentence)) - 400) // 320 + 1) / 50 * 30)
                 assert reader.vertices(ref.subject, ref.sentence, None).shape == (frames, cache.n_vertices, 3)
+
+
+@pytest.mark.slow
+def test_the_papers_path_takes_encoder_and_recogniser_from_one_pretrained_folder(vocaset_cache, tmp_path):
+    """audio_encoder=xlsr with --wav2vec2-model DIR (here a tiny Wav2Vec2ForCTC saved with
+    save_pretrained, in place of jonatasgrosman/wav2vec2-large-xlsr-53-english)."""
+    from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
+
+    from histalk_bench.models.selftalk.model import TINY_ENCODER
+    from histalk_bench.models.selftalk.train import train
+
+    torch.manual_seed(3)
+    Wav2Vec2ForCTC(Wav2Vec2Config(**TINY_ENCODER, vocab_size=33)).save_pretrained(tmp_path / "xlsr")
+    pretrained = Wav2Vec2ForCTC.from_pretrained(tmp_path / "xlsr")
+    run = train(vocaset_cache, tmp_path / "run", epochs=1, wav2vec2_model=str(tmp_path / "xlsr"),
+                **{**DEMO, "audio_encoder": "xlsr"})
+    config = json.loads((run / "config.json").read_text())["task"]
+    assert config["audio_encoder"].startswith("xlsr (weights ") and config["text_encoder_source"] == "same"
+    saved = torch.load(run / "last.pt", weights_only=True)["model"]
+    assert torch.equal(saved["text_encoder.lm_head.weight"], pretrained.lm_head.weight)  # frozen recogniser
+    assert torch.equal(saved["audio_encoder.feature_extractor.conv_layers.0.conv.weight"],  # frozen CNN
+                       pretrained.wav2vec2.feature_extractor.conv_layers[0].conv.weight)
+    assert not torch.equal(saved["audio_encoder.encoder.layers.0.attention.q_proj.weight"],  # fine-tuned
+                           pretrained.wav2vec2.encoder.layers[0].attention.q_proj.weight)
