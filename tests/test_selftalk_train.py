@@ -21,6 +21,9 @@ def test_greedy_ctc_targets_merge_repeats_drop_blanks_and_edge_delimiters():
     logits = torch.nn.functional.one_hot(torch.tensor(frames), 12).float()
     assert greedy_ctc_targets(logits, blank=0, delimiter=4).tolist() == [7, 7, 4, 9]
     assert greedy_ctc_targets(torch.nn.functional.one_hot(torch.zeros(5, dtype=torch.long), 12).float()).tolist() == []
+    for frames, expected in (([7, 4, 0, 4], [7]), ([4, 0, 4, 7, 4, 0, 4, 8], [7, 4, 8]), ([4], [])):
+        logits = torch.nn.functional.one_hot(torch.tensor(frames), 12).float()
+        assert greedy_ctc_targets(logits, blank=0, delimiter=4).tolist() == expected
 
 
 def _tiny_model(text_encoder="tiny"):

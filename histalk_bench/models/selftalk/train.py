@@ -118,11 +118,11 @@ def greedy_ctc_targets(logits: torch.Tensor, blank: int = 0, delimiter: int = 4)
     to text and tokenising again gives in the original)."""
     ids = torch.unique_consecutive(logits.argmax(-1))
     ids = ids[ids != blank]  # a blank between two equal tokens keeps both
-    keep = [i for i, token in enumerate(ids.tolist()) if token != delimiter or (0 < i < len(ids) - 1)]
-    ids = ids[keep] if keep else ids[:0]
-    if len(ids) > 1:  # merging blanks can make delimiters adjacent again
-        ids = ids[torch.cat([torch.tensor([True]), ~((ids[1:] == delimiter) & (ids[:-1] == delimiter))])]
-    return ids
+    if len(ids) > 1:  # delimiters made adjacent by dropping blanks: one word boundary
+        first = torch.ones(1, dtype=torch.bool, device=ids.device)
+        ids = ids[torch.cat([first, ~((ids[1:] == delimiter) & (ids[:-1] == delimiter))])]
+    start, end = int(len(ids) > 0 and ids[0] == delimiter), len(ids) - int(len(ids) > 1 and ids[-1] == delimiter)
+    return ids[start:max(start, end)]
 
 
 class SelfTalkTraining(SelfTalk):
@@ -135,6 +135,8 @@ class SelfTalkTraining(SelfTalk):
         self.text_encoder = text_encoder
         if text_encoder is not None:
             width, vocab = text_encoder.config.hidden_size, text_encoder.lm_head.out_features
+            if width % lip.heads:
+                raise UserError(f"lip_heads={lip.heads} does not divide the recogniser's width {width}")
             self.register_buffer("lip_ids", torch.as_tensor(lip_ids, dtype=torch.long), persistent=False)
             self.lip_map = nn.Linear(3 * len(lip_ids), width)
             self.transformer = nn.Transformer(d_model=width, nhead=lip.heads, num_encoder_layers=lip.layers,
