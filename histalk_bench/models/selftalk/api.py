@@ -97,7 +97,7 @@ def load(run_dir=None, checkpoint=None) -> SelfTalk:
 
 
 def load_predictor(cache: Cache, run_dir=None, checkpoint=None, device: str = "auto", **options) -> SelfTalkPredictor:
-    options = _options(options, ("frames", "progress"))
+    options = _options(options, ("frames",))
     model = load(run_dir, checkpoint)
     if model.config.n_vertices != cache.n_vertices:
         raise UserError(f"checkpoint predicts {model.config.n_vertices} vertices but the cache ({cache.dataset}) has "
@@ -129,5 +129,5 @@ class SelfTalkEntry(ModelEntry):
 
     def load_audio_predictor(self, run_dir=None, checkpoint=None, device="auto", **options) -> SelfTalkPredictor:
         """Frames from the audio, as the official ``predict``."""
-        _options(options, ("progress",))
+        _options(options, ())
         return SelfTalkPredictor(load(run_dir, checkpoint), resolve_device(device))
