@@ -33,7 +33,7 @@ from .options import (
 @click.option("--aligner", default="pocketsphinx", show_default=True, help="With --transcript: aligner (pocketsphinx, mfa, auto).")
 @click.option("--wav2vec2-model", default=None, help="Local wav2vec2 folder for features computed on the fly (same weights as training).")
 @click.option("--frames", type=click.Choice(["audio", "gt"]), default=None,
-              help="faceformer: frame count from the audio as the official test (default) or the ground truth's.")
+              help="faceformer, selftalk: frame count from the audio as the official test (default) or the ground truth's.")
 @click.option("--backbone", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "int8", "int8-cnn"]),
               help="With --audio: wav2vec2 backbone precision (auto = int8 Linear layers for HiSTalk; see docs/models.md).")
 @threads_option
