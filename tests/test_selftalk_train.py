@@ -148,11 +148,13 @@ def test_the_papers_path_takes_encoder_and_recogniser_from_one_pretrained_folder
 
     torch.manual_seed(3)
     Wav2Vec2ForCTC(Wav2Vec2Config(**TINY_ENCODER, vocab_size=33)).save_pretrained(tmp_path / "xlsr")
+    (tmp_path / "xlsr" / "vocab.json").write_text(json.dumps({"<pad>": 0, "a": 1, "|": 9}))
     pretrained = Wav2Vec2ForCTC.from_pretrained(tmp_path / "xlsr")
     run = train(vocaset_cache, tmp_path / "run", epochs=1, wav2vec2_model=str(tmp_path / "xlsr"),
                 **{**DEMO, "audio_encoder": "xlsr"})
     config = json.loads((run / "config.json").read_text())["task"]
     assert config["audio_encoder"].startswith("xlsr (weights ") and config["text_encoder_source"] == "same"
+    assert config["lip_reading"]["word_delimiter_id"] == 9  # from the folder's vocab.json
     saved = torch.load(run / "last.pt", weights_only=True)["model"]
     assert torch.equal(saved["text_encoder.lm_head.weight"], pretrained.lm_head.weight)  # frozen recogniser
     assert torch.equal(saved["audio_encoder.feature_extractor.conv_layers.0.conv.weight"],  # frozen CNN

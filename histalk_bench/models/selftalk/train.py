@@ -112,6 +112,19 @@ def build_text_encoder(spec: str, wav2vec2_model: str | None):
     return model
 
 
+def vocabulary_delimiter(text_encoder: str, wav2vec2_model: str | None) -> int:
+    """The id of '|' in the recogniser folder's vocab.json; 4 (its id in the xlsr-53-english
+    vocabulary) when the recogniser has no vocabulary file (a released .pth, tiny)."""
+    folder = Path(wav2vec2_model or "") if text_encoder == "same" else Path(text_encoder).expanduser()
+    vocab = folder / "vocab.json"
+    if folder.is_dir() and vocab.is_file():
+        try:
+            return int(json.loads(vocab.read_text())["|"])
+        except (ValueError, KeyError, TypeError):
+            raise UserError("vocab.json has no '|' word delimiter: pass --set word_delimiter_id=N", vocab) from None
+    return 4
+
+
 def greedy_ctc_targets(logits: torch.Tensor, blank: int = 0, delimiter: int = 4) -> torch.Tensor:
     """(S, vocab) recogniser logits -> token ids of its greedy transcript: arg-max per frame, repeats
     merged, blanks dropped, runs of word delimiters merged and none at the ends (what decoding
@@ -259,7 +272,7 @@ def _audio_encoder(audio_encoder: str, wav2vec2_model: str | None):
 
 def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_encoder: str = "xlsr",
           wav2vec2_model: str | None = None, text_encoder: str | None = None, d_model: int | None = None,
-          lip_layers: int = 6, lip_heads: int = 8, lip_ffn: int = 2048, word_delimiter_id: int = 4,
+          lip_layers: int = 6, lip_heads: int = 8, lip_ffn: int = 2048, word_delimiter_id: int | None = None,
           select: str = "last", allow_download: bool = False, **options) -> Path:
     """Train SelfTalk with the paper's losses (see the module docstring).  ``audio_encoder``: 'xlsr'
     (pretrained, from ``wav2vec2_model``, a local folder) or 'tiny' (the CPU demo); ``text_encoder``:
@@ -296,6 +309,8 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_en
     d = d_model or (1024 if dataset == "biwi" else 512)
     config = SelfTalkConfig(n_vertices=cache.n_vertices, dataset=dataset, d_model=d, dim_feedforward=2 * d,
                             encoder_config=encoder_config)
+    if word_delimiter_id is None:
+        word_delimiter_id = vocabulary_delimiter(text_encoder, wav2vec2_model)
     lip = LipReadingConfig(text_encoder=text_encoder, lip_entries=0 if recogniser is None else len(lip_region),
                            layers=lip_layers, heads=lip_heads, ffn=lip_ffn, word_delimiter_id=word_delimiter_id)
     model = SelfTalkTraining(config, lip, lip_region, audio_encoder=encoder, text_encoder=recogniser)
