@@ -110,7 +110,7 @@ def measure(mode: str, path: Path, seconds: float) -> dict:
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     done = subprocess.run([sys.executable, "-c", MEASURE, mode, str(path), str(seconds)], capture_output=True,
-                          text=True, env=env)
+                          text=True, env=env, check=False)
     if done.returncode:
         raise SystemExit(f"{mode} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

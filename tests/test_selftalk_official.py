@@ -10,7 +10,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from _official_selftalk import REDUCED_XLSR, OfficialSelfTalk, official_state
 
 torch.set_num_threads(1)
@@ -180,7 +179,7 @@ def test_the_command_line_of_the_issue(vocaset_cache, tmp_path):
     (tmp_path / "cache.h5").symlink_to(vocaset_cache)
     done = subprocess.run([sys.executable, "-m", "histalk_bench.cli.main", "predict", "--model", "selftalk",
                            "--checkpoint", "vocaset.pth", "--data", "cache.h5", "--split", "test", "--out", "pred.h5",
-                           "--device", "cpu"], cwd=tmp_path, capture_output=True, text=True)
+                           "--device", "cpu"], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "ignoring training-only weights in vocaset.pth" in done.stderr
     with PredictionReader(tmp_path / "pred.h5") as reader:
@@ -193,7 +192,7 @@ def test_the_command_line_of_the_issue(vocaset_cache, tmp_path):
     torch.save({k: v for k, v in state.items() if not k.startswith("vertice_map_r")}, tmp_path / "broken.pth")
     done = subprocess.run([sys.executable, "-m", "histalk_bench.cli.main", "predict", "--model", "selftalk",
                            "--checkpoint", "broken.pth", "--data", "cache.h5", "--out", "bad.h5", "--device", "cpu"],
-                          cwd=tmp_path, capture_output=True, text=True)
+                          cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "broken.pth" in done.stderr and "vertice_map_r" in done.stderr
     assert not (tmp_path / "bad.h5").exists()

@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from _official_selftalk import REDUCED_XLSR, official_state
 
 torch.set_num_threads(1)
@@ -28,7 +27,11 @@ def test_greedy_ctc_targets_merge_repeats_drop_blanks_and_edge_delimiters():
 
 def _tiny_model(text_encoder="tiny"):
     from histalk_bench.models.selftalk.model import TINY_ENCODER, SelfTalkConfig
-    from histalk_bench.models.selftalk.train import LipReadingConfig, SelfTalkTraining, build_text_encoder
+    from histalk_bench.models.selftalk.train import (
+        LipReadingConfig,
+        SelfTalkTraining,
+        build_text_encoder,
+    )
 
     torch.manual_seed(0)
     config = SelfTalkConfig(n_vertices=40, d_model=32, dim_feedforward=64, encoder_config=dict(TINY_ENCODER))
@@ -129,7 +132,7 @@ def test_demo_training_writes_an_official_layout_run_that_predicts(vocaset_cache
     entry = SelfTalkEntry()
     assert entry.weights_path(run_dir=run) == run / "last.pt"  # the official test uses the last epoch
     with Cache(vocaset_cache) as cache:
-        out, n = predict_split("selftalk", cache, "test", tmp_path / "pred.h5", run_dir=run, device="cpu", progress=False)
+        out, _ = predict_split("selftalk", cache, "test", tmp_path / "pred.h5", run_dir=run, device="cpu", progress=False)
         with PredictionReader(out) as reader:
             assert reader.attrs["meta"]["ignored_training_weights"]["text_encoder.*"] > 0
             for ref in cache.sequences("test"):

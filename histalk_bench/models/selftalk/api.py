@@ -3,7 +3,6 @@ and ``train`` (the paper's losses through the shared loop, see :mod:`.train`).""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 

@@ -11,7 +11,9 @@ are ever read and nothing is held twice; the training-only tensors are never tou
 from __future__ import annotations
 
 import os
+import pickle
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,16 @@ from .model import SelfTalk, SelfTalkConfig
 INFERENCE_PREFIXES = ("audio_encoder.", "audio_feature_map.", "transformer_decoder.", "vertice_map_r.")
 TRAINING_PREFIXES = ("text_encoder.", "lip_map.", "transformer.", "lm_head.")
 OPTIONAL_KEYS = ("audio_encoder.masked_spec_embed",)  # used only for training-time masking
+
+
+_LOAD_ERRORS = (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, RuntimeError, OSError, AttributeError)
+
+
+def _load_whole(path: Path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except _LOAD_ERRORS as exc:
+        raise UserError(f"not a loadable checkpoint ({exc.__class__.__name__})", path) from None
 
 
 @dataclass
@@ -43,18 +55,14 @@ def read_weights(path: str | os.PathLike) -> LoadedWeights:
     path = Path(path)
     if not path.exists():
         raise UserError("checkpoint not found", path)
-    mapped = True
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        saved, mapped = torch.load(path, map_location="cpu", weights_only=True, mmap=True), True
     except RuntimeError as exc:
         if "zip" not in str(exc).lower() and "mmap" not in str(exc).lower():
             raise UserError(f"not a loadable checkpoint ({exc.__class__.__name__})", path) from None
-        mapped = False  # a legacy (pre-zip) torch file cannot be memory-mapped: read it whole
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc2:
-            raise UserError(f"not a loadable checkpoint ({exc2.__class__.__name__})", path) from None
-    except Exception as exc:
+        # a legacy (pre-zip) torch file cannot be memory-mapped: read it whole
+        saved, mapped = _load_whole(path), False
+    except _LOAD_ERRORS as exc:
         raise UserError(f"not a loadable checkpoint ({exc.__class__.__name__})", path) from None
     if not isinstance(saved, dict):
         raise UserError("checkpoint is not a state dict", path)

@@ -47,7 +47,7 @@ class SelfTalkConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "SelfTalkConfig":
+    def from_dict(cls, values: dict) -> SelfTalkConfig:
         return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
 
 
