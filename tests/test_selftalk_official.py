@@ -80,8 +80,10 @@ def test_split_prediction_is_the_official_inference(dataset, request, tmp_path):
     assert _check_against_official(cache_path, predictions, state, name) == n_expected
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device"))])
 @pytest.mark.parametrize("dataset", ["vocaset", "BIWI"])
-def test_audio_longer_than_the_window_is_encoded_in_pieces_as_the_official_predict(dataset, tmp_path):
+def test_audio_longer_than_the_window_is_encoded_in_pieces_as_the_official_predict(dataset, device, tmp_path):
     """The official predict encodes 30 s windows apart (VOCASET interpolating each window): a 1 s
     window on 2.7 s of audio checks the pieces, their frame counts and the joins."""
     from histalk_bench.models.selftalk.checkpoint import load_model
@@ -95,7 +97,7 @@ def test_audio_longer_than_the_window_is_encoded_in_pieces_as_the_official_predi
     template = np.random.default_rng(1).standard_normal((30, 3)).astype(np.float32)
     from histalk_bench.models.selftalk.api import SelfTalkPredictor
 
-    got = SelfTalkPredictor(model, torch.device("cpu")).predict_audio(audio, template)
+    got = SelfTalkPredictor(model, torch.device(device)).predict_audio(audio, template)  # the official on CPU
     expected = official.predict(audio, template)
     assert got.shape == expected.shape == (model.frames_for_audio(len(audio)), 30, 3)
     # VOCASET: windows of 49, 49, 34 features -> 29 + 29 + 20 frames; one window of 134 features would give 80
