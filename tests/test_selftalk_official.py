@@ -225,3 +225,31 @@ def test_ground_truth_length_option_and_wrong_dataset_refusal(vocaset_cache, tmp
             predict_split("selftalk", cache, "test", tmp_path / "x.h5", checkpoint=tmp_path / "BIWI.pth", device="cpu",
                           progress=False)
         assert not (tmp_path / "x.h5").exists()
+
+
+@pytest.mark.slow
+def test_compare_ranks_selftalk_and_faceformer_official_files_in_one_leaderboard(vocaset_cache, tmp_path):
+    """compare --checkpoint faceformer=vocaset.pth --checkpoint selftalk=vocaset.pth: one command,
+    one leaderboard; each model's predictions record its own file's sha256."""
+    from click.testing import CliRunner
+    from test_faceformer_official import official_state as faceformer_state
+
+    from histalk_bench.cli.main import cli
+    from histalk_bench.datasets.splits import VOCASET_TRAIN
+    from histalk_bench.models.provenance import file_digest
+    from histalk_bench.predict.store import PredictionReader
+
+    n_vertices = _n_vertices(vocaset_cache)
+    (tmp_path / "ff").mkdir()
+    (tmp_path / "st").mkdir()
+    torch.save(faceformer_state(n_vertices, 64, len(VOCASET_TRAIN), 30, seed=1), tmp_path / "ff" / "vocaset.pth")
+    torch.save(official_state("vocaset", n_vertices, seed=2, encoder=SMALL_XLSR), tmp_path / "st" / "vocaset.pth")
+    result = CliRunner().invoke(cli, ["compare", "--models", "static,faceformer,selftalk", "--data", str(vocaset_cache),
+                                      "--split", "test", "--out", str(tmp_path / "cmp"),
+                                      "--checkpoint", f"faceformer={tmp_path / 'ff' / 'vocaset.pth'}",
+                                      "--checkpoint", f"selftalk={tmp_path / 'st' / 'vocaset.pth'}"])
+    assert result.exit_code == 0, result.output + str(result.exception)
+    board = (tmp_path / "cmp" / "leaderboard.md").read_text()
+    assert all(f"| {name} |" in board for name in ("static", "faceformer", "selftalk"))
+    with PredictionReader(tmp_path / "cmp" / "selftalk" / "predictions.h5") as reader:
+        assert reader.attrs["meta"]["weights"][0]["sha256"] == file_digest(tmp_path / "st" / "vocaset.pth")
