@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from histalk_bench.metrics.functional import sequence_statistics
+from histalk_bench.metrics.one_sequence import sequence_statistics
 
 N_VERTICES, N_LIP, N_UPPER = 23370, 4996, 7784
 

@@ -8,6 +8,7 @@ holding ``vertices`` (T, V, 3) at 25 fps and ``audio`` (N,) at 16 kHz.
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,8 @@ from histalk_bench.datasets.base import DatasetEntry, DatasetHeader, ReaderOptio
 from histalk_bench.datasets.landmarks import from_vertex_ids
 from histalk_bench.datasets.regions import Region
 from histalk_bench.features.base import FeatureExtractorBase
-from histalk_bench.metrics.spec import MetricSpec, SequenceView, ratio
-from histalk_bench.models.base import ModelEntry
+from histalk_bench.metrics.spec import FRAMES, MetricSpec, SequenceView, ratio
+from histalk_bench.models.base import ModelEntry, SpeechBackbone
 
 N_VERTICES, FPS = 40, 25.0
 LIP, UPPER = np.arange(0, 10), np.arange(20, 40)
@@ -101,26 +102,66 @@ class EnvelopePredictor:
         return {None: vertices}
 
 
+class SpeechNetworkPredictor:
+    """New audio: the lips open with the norm of hidden state 1 of a small random wav2vec2 network
+    (2 layers; seeded), 25 fps.  Its network is the model's speech backbone."""
+
+    name = "envelope"
+    config = types.SimpleNamespace(fps=FPS, n_vertices=N_VERTICES)  # what new-audio prediction reads; no speakers
+
+    def __init__(self):
+        import torch
+        from transformers import Wav2Vec2Config, Wav2Vec2Model
+
+        torch.manual_seed(0)
+        self.network = Wav2Vec2Model(Wav2Vec2Config(
+            hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, conv_dim=(8,) * 7,
+            num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)).eval()
+
+    def predict_audio(self, audio_16k: np.ndarray, template: np.ndarray, condition=None) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            states = self.network(torch.from_numpy(audio_16k.astype(np.float32))[None], output_hidden_states=True)
+        norm = states.hidden_states[1][0].norm(dim=-1).numpy()  # (T_f,) at 50 Hz
+        n = max(1, int(round(len(audio_16k) / SAMPLE_RATE * FPS)))
+        opening = np.interp(np.arange(n) / FPS, np.arange(len(norm)) / 50.0, norm / (norm.max() + 1e-9))
+        vertices = np.repeat(template[None], n, axis=0).astype(np.float32)
+        vertices[:, LIP, 1] -= 0.3 * opening[:, None]
+        return vertices
+
+
 class EnvelopeModel(ModelEntry):
     name = "envelope"
     description = "lips follow the audio envelope (a toy)"
+    has_weights = False
 
     def load_predictor(self, cache, run_dir=None, checkpoint=None, device="auto", **options):
-        self.refuse_options(run_dir, checkpoint, **options)
         return EnvelopePredictor()
+
+    def load_audio_predictor(self, run_dir=None, checkpoint=None, device="auto", **options):
+        return SpeechNetworkPredictor()
+
+    def speech_backbone(self, predictor: SpeechNetworkPredictor) -> SpeechBackbone:
+        """The predictor's network reads hidden state 1: the second layer can go; int8 by default."""
+
+        def install(network) -> None:
+            predictor.network = network
+
+        return SpeechBackbone(predictor.network, install, last_state=1, default_mode="int8", name="toy speech network")
 
 
 # ---- metric: per-sequence statistics and how they pool -----------------------------------------
 def _lip_error_stats(view: SequenceView) -> dict:
-    return {"frames": view.n_frames, "lip_error_sum": float(np.sqrt(view.lip_max).sum())}
+    return {"lip_error_sum": float(np.sqrt(view.lip_max).sum())}
 
 
 LIP_ERROR = MetricSpec(
-    "lip_error", "1.0", False, "data units", "max lip error",
-    "per frame, the largest lip-vertex L2 error; mean over all frames pooled across sequences",
-    ("frames", "lip_error_sum"), _lip_error_stats,
-    lambda s: ratio(s["lip_error_sum"].sum(axis=-1), s["frames"].sum(axis=-1)),
-    {}, order=50)
+    name="lip_error", version="1.0", higher_is_better=False, units="data units", title="max lip error",
+    description="per frame, the largest lip-vertex L2 error; mean over all frames pooled across sequences",
+    statistics=("lip_error_sum",), compute=_lip_error_stats,
+    pool=lambda s: ratio(s["lip_error_sum"].sum(axis=-1), s[FRAMES].sum(axis=-1)),
+    order=50)
 
 
 def write_toy_release(root: Path, seed: int = 0) -> Path:

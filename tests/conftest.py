@@ -25,7 +25,7 @@ def biwi_corpus(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def vocaset_cache(vocaset_corpus, tmp_path_factory):
-    from histalk_bench.datasets.vocaset import prepare_vocaset
+    from histalk_bench.datasets.prepare import prepare_vocaset
 
     path = tmp_path_factory.mktemp("voca_cache") / "cache.h5"
     prepare_vocaset(vocaset_corpus, path, aligner="oracle", features="mel", progress=False)

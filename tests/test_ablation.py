@@ -48,7 +48,9 @@ def test_ablate_cli_trains_scores_and_reuses_runs(vocaset_cache, tmp_path):
     assert [r["variant"] for r in rows] == ["default", "use_se_gate=false"]
     assert rows[0]["seeds"] == "2" and "d_lve_low" in rows[1] and rows[1]["d_lve_low"] != ""
     assert float(rows[1]["d_lve_low"]) <= float(rows[1]["d_lve"]) <= float(rows[1]["d_lve_high"])
-    assert "ΔLVE" in (out / "ablation.md").read_text() and (out / "ablation.png").stat().st_size > 0
+    markdown = (out / "ablation.md").read_text()  # a row per metric (spec title, scale, direction), a column per variant
+    assert "| LVE (x1e-5) ↓ |" in markdown and "| MVE (x1e-3) ↓ |" in markdown and "; Δ " in markdown
+    assert (out / "ablation.png").stat().st_size > 0
     config = json.loads((out / "runs" / "use_se_gate_false" / "seed1" / "config.json").read_text())
     assert config["task"]["histalk"]["use_se_gate"] is False and config["train"]["seed"] == 1
     assert (out / "runs" / "use_se_gate_false" / "seed1" / "provenance.json").exists()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from histalk_bench.align.files import clean_transcript
-from histalk_bench.align.references import read_textgrids, read_timit, reference_for, timit_phones
+from histalk_bench.align.references import read_textgrids, reference_for, timit_phones
 from histalk_bench.align.report import align_report, folder_report
 
 

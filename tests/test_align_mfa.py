@@ -87,7 +87,7 @@ def test_unknown_aligner_suggests_the_close_name():
 
 def test_prepare_stores_mfa_tiers_and_writes_textgrids(fake_mfa, vocaset_corpus, tmp_path):
     from histalk_bench.cache import Cache
-    from histalk_bench.datasets.vocaset import prepare_vocaset
+    from histalk_bench.datasets.prepare import prepare_vocaset
 
     cache_path = tmp_path / "mfa.h5"
     prepare_vocaset(vocaset_corpus, cache_path, aligner="mfa", features="none", limit=3, progress=False,

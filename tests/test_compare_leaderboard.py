@@ -34,14 +34,18 @@ def test_baselines_predict_template_and_streamed_mean(cache_path):
 
 
 def test_baselines_refuse_weights_and_prediction_options(cache_path):
-    """A baseline has no weights and no options: --run, --checkpoint or --frames are errors, not ignored."""
+    """A baseline has no weights and no options: --run, --checkpoint or --frames are errors, not ignored
+    (the models' one unused-option check, on the path every prediction of a split takes)."""
+    from histalk_bench.predict.split import predict_split
+
     with Cache(cache_path) as cache:
-        with pytest.raises(UserError, match="has no weights"):
-            baselines_static.StaticEntry().load_predictor(cache, run_dir="runs/x")
-        with pytest.raises(UserError, match="has no weights"):
-            baselines_mean.MeanEntry().load_predictor(cache, checkpoint="x.pt")
-        with pytest.raises(UserError, match="frames"):
-            baselines_mean.MeanEntry().load_predictor(cache, frames="gt")
+        with pytest.raises(UserError, match="^--run does not apply: model 'static' has no weights; drop it$"):
+            predict_split("static", cache, "test", cache_path.parent / "x.h5", run_dir="runs/x")
+        with pytest.raises(UserError, match="--checkpoint does not apply: model 'mean' has no weights"):
+            predict_split("mean", cache, "test", cache_path.parent / "x.h5", checkpoint="x.pt")
+        with pytest.raises(UserError, match="^--frames is not read by mean predictions; drop it$"):
+            predict_split("mean", cache, "test", cache_path.parent / "x.h5", options={"frames": "gt"})
+    assert not (cache_path.parent / "x.h5").exists()
 
 @pytest.mark.slow
 def test_compare_baselines_and_rebuild_leaderboard(cache_path, tmp_path):
@@ -61,7 +65,7 @@ def test_compare_baselines_and_rebuild_leaderboard(cache_path, tmp_path):
     assert "No paired bootstrap test: only 6 common sequences" in markdown and "p <" not in markdown and "p =" not in markdown
     main_rows = [line for line in markdown.split("## Phonetic metrics")[0].splitlines() if line.startswith("| static")]
     assert main_rows and main_rows[0].count("†") == 4 and "fewer than 10 sequences" in markdown
-    for plot in ("metrics.png", "lve_per_subject.png", "lip_opening.png", "lve_per_viseme.png", "lipsync_offsets.png"):
+    for plot in ("metrics.png", "lve_per_subject.png", "lip_opening.png", "lve_by_part.png", "lipsync_offset_ms_per_sequence.png"):
         assert (tmp_path / "cmp" / "plots" / plot).stat().st_size > 10_000
     phonetic = markdown.split("## Phonetic metrics")[1]  # compare always adds the phonetic table
     static_row = next(line for line in phonetic.splitlines() if line.startswith("| static"))
@@ -78,7 +82,7 @@ def test_compare_baselines_and_rebuild_leaderboard(cache_path, tmp_path):
     phonetic = subprocess.run([sys.executable, "-m", "histalk_bench.cli.main", "leaderboard", "--phonetic",
                                str(tmp_path / "cmp"), "--out", str(tmp_path / "rebuilt")], capture_output=True, text=True)
     assert phonetic.returncode == 0, phonetic.stderr
-    assert "## Phonetic metrics" in phonetic.stdout and (tmp_path / "rebuilt" / "plots" / "lve_per_viseme.png").exists()
+    assert "## Phonetic metrics" in phonetic.stdout and (tmp_path / "rebuilt" / "plots" / "lve_by_part.png").exists()
 
 
 def test_leaderboard_refuses_mixed_splits_and_flags_other_regions(tmp_path):

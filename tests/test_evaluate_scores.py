@@ -53,7 +53,7 @@ def test_perfect_npy_predictions_score_zero_and_scores_json_is_complete(cache_pa
     saved = json.loads((tmp_path / "scores.json").read_text())
     assert saved["regions"]["lip"]["sha256"] == "a" * 64 and saved["metric_versions"]["lrp"] == "0.1-geometric"
     assert saved["display"]["scale"]["lve"] == 1e5 and saved["display"]["scale"]["fdd"] == 1e7
-    assert "NOT comparable" in saved["lrp"]["note"] and saved["lrp"]["threshold"] == 3e-3
+    assert "not comparable with published LRP" in saved["metric_info"]["lrp"]["note"] and saved["options"]["lrp_threshold"] == 3e-3
     assert set(saved["ci95"]) == set(saved["metrics"]) >= {"lve", "fdd", "mve", "lrp", "closure_rate"}
     assert saved["metric_versions"]["closure_rate"] and saved["package_version"]
     assert len(saved["per_sequence"]) == 6 and set(saved["per_subject"]) == {r.subject for r in refs}

@@ -101,10 +101,10 @@ def test_toy_dataset_aligner_features_and_model_run_end_to_end(registered, relea
     assert scores["envelope"]["metrics"]["lip_error"] < 0.5 * scores["static"]["metrics"]["lip_error"]
     assert scores["envelope"]["metric_versions"]["lip_error"] == "1.0" and "lip_error" in scores["envelope"]["ci95"]
     # the dataset's facts come from its registry entry: LRP threshold 0.05, no display scaling
-    assert scores["envelope"]["lrp"]["threshold"] == 0.05 and scores["envelope"]["display_scale"]["lve"] == 1.0
+    assert scores["envelope"]["options"]["lrp_threshold"] == 0.05 and scores["envelope"]["display_scale"]["lve"] == 1.0
 
 
-def test_compare_takes_models_comma_separated_or_repeated(registered, release, tmp_path):
+def test_compare_takes_models_comma_or_space_separated_or_repeated(registered, release, tmp_path):
     cache_path = tmp_path / "toy.h5"
     prepare("toy", release, cache_path, features="envelope", progress=False)
     runner = CliRunner()
@@ -113,10 +113,12 @@ def test_compare_takes_models_comma_separated_or_repeated(registered, release, t
     assert result.exit_code == 0, result.output
     lines = (tmp_path / "cmp" / "leaderboard.csv").read_text().splitlines()
     assert sorted(row.split(",")[0] for row in lines[1:]) == ["envelope", "mean", "static"]
-    assert "lip_error" in lines[0] and "LIP_ERROR" in (tmp_path / "cmp" / "leaderboard.md").read_text()
+    assert "lip_error" in lines[0] and "max lip error ↓" in (tmp_path / "cmp" / "leaderboard.md").read_text()
     spaced = runner.invoke(cli, ["compare", "--models", "envelope", "static", "--data", str(cache_path),
                                  "--out", str(tmp_path / "cmp2")])
-    assert spaced.exit_code == 2 and "unexpected extra argument" in spaced.output.lower()
+    assert spaced.exit_code == 0, spaced.output
+    lines = (tmp_path / "cmp2" / "leaderboard.csv").read_text().splitlines()
+    assert sorted(row.split(",")[0] for row in lines[1:]) == ["envelope", "static"]
 
 
 class _AttributeBug(AlignerBase):
@@ -234,3 +236,42 @@ def test_registry_lines_are_the_only_wiring(registered):
     with pytest.raises(UserError, match="did you mean 'envelope'"):
         FEATURES.get("envelop")
     assert json.dumps(DATASETS.names()).count("toy") == 1
+
+
+def test_a_models_speech_backbone_is_sped_up_through_the_contract(registered, tmp_path):
+    """predict/backbone.py knows the toy's network only from EnvelopeModel.speech_backbone()."""
+    import soundfile
+
+    from histalk_bench.predict.audio import animate_audio
+
+    t = np.arange(16000) / 16000
+    soundfile.write(tmp_path / "a.wav", (0.3 * np.sin(2 * np.pi * 220 * t) * np.sin(2 * np.pi * 2 * t)).astype(np.float32), 16000)
+    np.save(tmp_path / "template.npy", np.zeros((toy.N_VERTICES, 3), np.float32))
+    fast = animate_audio("envelope", tmp_path / "a.wav", str(tmp_path / "template.npy"))
+    exact = animate_audio("envelope", tmp_path / "a.wav", str(tmp_path / "template.npy"), backbone="fp32")
+    assert "wav2vec2 encoder truncated to 1 of 2 layers (the model reads hidden state 1; exact)" in fast.notes
+    assert "toy speech network int8 (default; --backbone fp32 for exact features)" in fast.notes
+    assert "toy speech network fp32" in exact.notes
+    assert fast.vertices[None].shape == exact.vertices[None].shape == (25, toy.N_VERTICES, 3)
+    np.testing.assert_allclose(fast.vertices[None], exact.vertices[None], atol=0.05)
+    assert not np.array_equal(fast.vertices[None], exact.vertices[None])  # int8 ran
+    result = CliRunner().invoke(cli, ["predict", "--model", "static", "--audio", str(tmp_path / "a.wav"), "--out",
+                                      str(tmp_path / "s.npy"), "--backbone", "int8"])
+    assert result.exit_code == 2 and "model 'static' cannot predict from new audio" in result.output
+
+
+class _BackboneWithoutAudio(ModelEntry):
+    name = "half"
+    description = "a backbone but no audio predictor"
+
+    def load_predictor(self, cache, **options):
+        return None
+
+    def speech_backbone(self, predictor):
+        return None
+
+
+def test_a_speech_backbone_without_audio_prediction_is_refused_by_the_registry():
+    with pytest.raises(UserError, match=r"model 'half' \(_BackboneWithoutAudio\) does not implement "
+                                        r"load_audio_predictor\(\) \(its speech_backbone\(\) serves"):
+        MODELS.register("half", _BackboneWithoutAudio)

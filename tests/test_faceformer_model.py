@@ -186,8 +186,10 @@ def test_paper_configuration_is_the_default_and_missing_weights_say_what_to_down
     message = str(error.value)
     assert "\n" not in message and "hf download nobody/not-downloaded-wav2vec2 --local-dir" in message
     assert "--set audio_encoder=tiny is the CPU demo configuration" in message and not (tmp_path / "run").exists()
-    with pytest.raises(UserError, match="--features does not apply"):
-        api.train(vocaset_cache, tmp_path / "run", features="mel", audio_encoder="tiny")
+    from histalk_bench.models.runs import train_run
+
+    with pytest.raises(UserError, match="^--features does not apply: faceformer encodes raw audio; drop it$"):
+        train_run("faceformer", vocaset_cache, tmp_path / "run", {"features": "mel", "audio_encoder": "tiny"})
 
 
 def test_pretrained_encoder_from_a_folder_is_loaded_with_its_cnn_frozen(vocaset_cache, tmp_path):

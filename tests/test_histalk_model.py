@@ -1,7 +1,6 @@
 """HiSTalk: shapes, masking, gates, fusion, determinism, overfitting, checkpoints and prediction."""
 
 import json
-import pickle
 
 import numpy as np
 import pytest
@@ -391,7 +390,7 @@ def test_units_and_features_are_resolved_and_recorded(vocaset_corpus, vocaset_ca
     import subprocess
     import sys
 
-    from histalk_bench.datasets.vocaset import prepare_vocaset
+    from histalk_bench.datasets.prepare import prepare_vocaset
     from histalk_bench.models.histalk.api import train
 
     untiered = tmp_path / "none.h5"

@@ -6,7 +6,7 @@ import pytest
 from histalk_bench.metrics import METRICS, all_specs
 from histalk_bench.metrics.accumulate import MetricAccumulator
 from histalk_bench.metrics.bootstrap import confidence_intervals
-from histalk_bench.metrics.functional import score_one
+from histalk_bench.metrics.one_sequence import score_one
 from histalk_bench.metrics.mouth import (FLAME_RULE, PAIR_RULE, flame_landmark_offset, from_flame_landmarks, from_pairs,
                                          mouth_points, pairs_digest, select_lip_pairs)
 from histalk_bench.metrics.spec import MetricSpec
@@ -178,9 +178,10 @@ def test_prepared_synthetic_cache_stores_lip_pairs_with_digest(vocaset_cache):
 
 
 def test_a_new_metric_is_one_spec_and_one_registry_line():
-    spec = MetricSpec("toy_max_error", "0.1", False, "data units", "max error", "largest vertex error of a sequence",
-                      ("toy_max",), lambda view: {"toy_max": float(np.sqrt(view.squared.max()))},
-                      lambda s: s["toy_max"].max(axis=-1), {"vocaset": 1e3})
+    spec = MetricSpec(name="toy_max_error", version="0.1", higher_is_better=False, units="data units",
+                      title="max error", description="largest vertex error of a sequence",
+                      statistics=("toy_max",), compute=lambda view: {"toy_max": float(np.sqrt(view.squared.max()))},
+                      pool=lambda s: s["toy_max"].max(axis=-1), display_scale={"vocaset": 1e3})
     METRICS.register("toy_max_error", spec)
     try:
         assert spec in all_specs("core")

@@ -5,7 +5,8 @@ import pytest
 
 from histalk_bench.metrics.accumulate import MetricAccumulator
 from histalk_bench.metrics.bootstrap import confidence_intervals, paired_test
-from histalk_bench.metrics.functional import lip_max_squared_error, sequence_statistics, upper_face_dynamics
+from histalk_bench.metrics.functional import lip_max_squared_error, upper_face_dynamics
+from histalk_bench.metrics.one_sequence import sequence_statistics
 
 
 def slow_reference(sequences, lip, upper, threshold):
@@ -133,7 +134,7 @@ def test_bootstrap_is_seeded_and_brackets_the_estimate():
 
 
 def test_per_sequence_functions_match_the_slow_reference():
-    from histalk_bench.metrics.functional import fdd, lrp, lve, mve
+    from histalk_bench.metrics.one_sequence import fdd, lrp, lve, mve
 
     rng = np.random.default_rng(7)
     lip, upper = np.array([2, 6, 11]), np.array([0, 1, 30, 33])

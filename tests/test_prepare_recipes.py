@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from histalk_bench.cache import Cache
-from histalk_bench.datasets.biwi import prepare_biwi
-from histalk_bench.datasets.vocaset import prepare_vocaset
+from histalk_bench.datasets.prepare import prepare_biwi, prepare_vocaset
 
 
 def _index(corpus):

@@ -8,6 +8,7 @@ from ..common.errors import UserError
 from . import ALIGNERS
 from .base import Alignment, AlignmentFailure, AlignRequest, BatchAlignerBase
 from .mfa import find_mfa
+from .pocketsphinx import PocketSphinxAligner
 
 
 def mfa_available(mfa_bin: str | None = None) -> bool:
@@ -21,8 +22,6 @@ class AutoAligner(BatchAlignerBase):
     name = "auto"
 
     def __init__(self, mfa_bin: str | None = None, **options):
-        from .pocketsphinx import PocketSphinxAligner
-
         self.mfa = ALIGNERS.get("mfa")(mfa_bin=mfa_bin, **options) if mfa_available(mfa_bin) else None
         self.fallback = PocketSphinxAligner(**options)
 

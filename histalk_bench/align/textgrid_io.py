@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from praatio import textgrid
+
 from ..common.errors import UserError
 from .base import Alignment
 
@@ -21,8 +23,6 @@ def _tier_named(grid, kind: str):
 
 def read_textgrid(path: str | os.PathLike) -> Alignment:
     """Words and phones of a TextGrid; silence/empty intervals are dropped."""
-    from praatio import textgrid
-
     if not os.path.exists(path):
         raise UserError("TextGrid not found", path)
     try:
@@ -40,8 +40,6 @@ def read_textgrid(path: str | os.PathLike) -> Alignment:
 
 def write_textgrid(path: str | os.PathLike, alignment: Alignment, duration_s: float) -> Path:
     """Write ``alignment`` as a long TextGrid with tiers ``words`` and ``phones``."""
-    from praatio import textgrid
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     end_time = max([duration_s] + [e for _, e, _ in alignment.words + alignment.phones])

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..common.errors import UserError
+
 STATISTICAL_SECONDS = {"phone": 0.05, "word": 0.25, "utterance": 1.0}
 
 
@@ -90,8 +92,6 @@ def group_units(units: np.ndarray, min_frames: int) -> np.ndarray:
 def resolve_units(requested: str, all_have_tiers: bool, where: str = "") -> str:
     """'aligned' or 'statistical' for a corpus: ``auto`` takes tiers only when every sequence has
     them; ``aligned`` without tiers everywhere is a UserError naming ``where`` and the fix."""
-    from ..common.errors import UserError
-
     if requested not in ("aligned", "statistical", "auto"):
         raise UserError(f"units must be aligned, statistical or auto, got '{requested}'")
     if requested == "auto":

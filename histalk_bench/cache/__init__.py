@@ -22,9 +22,9 @@ loses at most the sequence in flight.  ``CacheWriter.finalize`` merges header an
 """
 
 
+from ..common.digest import file_sha256
 from .read import Cache, iter_sequences
-from .schema import (AUDIO_RATE, SCHEMA_VERSION, SPLITS, TIERS, Interval, SequenceData, SequenceRef,
-                     file_sha256)
+from .schema import AUDIO_RATE, SCHEMA_VERSION, SPLITS, TIERS, Interval, SequenceData, SequenceRef
 from .write import CacheWriter
 
 __all__ = ["AUDIO_RATE", "SCHEMA_VERSION", "SPLITS", "TIERS", "Cache", "CacheWriter", "Interval", "SequenceData",

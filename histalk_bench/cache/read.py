@@ -11,9 +11,9 @@ import h5py
 import numpy as np
 
 from ..common.errors import UserError
-from .schema import (SCHEMA_VERSION, Interval, SequenceRef, SequenceData, _array_to_tier, _read_sequence_group, _attr,
-                     _open_h5, read_checked)
-
+from .fingerprint import cache_provenance
+from .schema import (SCHEMA_VERSION, Interval, SequenceData, SequenceRef, _array_to_tier, _attr, _open_h5,
+                     _read_sequence_group, read_checked)
 
 
 class Cache:
@@ -82,8 +82,6 @@ class Cache:
 
     def provenance(self) -> dict:
         """fingerprint, verified, dataset, fps, n_vertices, path (see :mod:`.fingerprint`)."""
-        from .fingerprint import cache_provenance
-
         return cache_provenance(self)
 
     @property

@@ -3,7 +3,8 @@ helpers shared by :mod:`.read` and :mod:`.write` (the only code that knows the H
 
 from __future__ import annotations
 
-import os
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -66,17 +67,6 @@ class SequenceData:
         return int(self.vertices.shape[0])
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 hex digest of a file, read in 1 MiB blocks."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # --------------------------------------------------------------------------------------------
 # low-level helpers shared by reader and writer
 
@@ -133,9 +123,6 @@ def _write_sequence_group(parent: h5py.Group, seq: SequenceData) -> None:
 
 def sequence_digest(seq: SequenceData) -> str:
     """sha256 of a sequence's content (arrays as float32 bytes, tiers, split, transcript)."""
-    import hashlib
-    import json
-
     digest = hashlib.sha256()
 
     def add(name: str, array) -> None:

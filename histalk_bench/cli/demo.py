@@ -16,7 +16,7 @@ from .options import OUTPUT_FOLDER, POSITIVE_INT, threads_option
 def demo(out, subjects, sentences, epochs, seed, with_faceformer, threads):
     """synth -> prepare (oracle alignment, log-mel) -> train a demo-size HiSTalk -> compare with static and mean.
 
-    Leaves OUT/leaderboard.csv, OUT/leaderboard.md and OUT/plots/. No dataset, weights or network needed.
+    Leaves OUT/leaderboard.csv, OUT/leaderboard.md, OUT/plots/ and OUT/report.html. No dataset, weights or network needed.
     """
     import time
 

@@ -23,19 +23,24 @@ def evaluate(pred, data, split, out, allow_missing, lrp_threshold, seed):
     if scores["missing_sequences"]:
         click.echo(f"warning: {len(scores['missing_sequences'])} sequences had no prediction and were not scored", err=True)
     click.echo(f"{scores['model']} on {scores['dataset']}/{split}: {scores['n_sequences']} sequences")
+    titles = {metric: info["title"] for metric, info in scores["metric_info"].items()}  # the specs' titles
+    width = max(map(len, titles.values()))
     for metric, value in scores["metrics"].items():
         if value is None:
-            click.echo(f"  {metric.upper():17s}     absent")
+            click.echo(f"  {titles[metric]:{width}s}     absent")
             continue
         low, high = scores["ci95"][metric] or (float("nan"), float("nan"))
-        click.echo(f"  {metric.upper():17s} {value * scale[metric]:10.4f}  [{low * scale[metric]:.4f}, {high * scale[metric]:.4f}]"
+        click.echo(f"  {titles[metric]:{width}s} {value * scale[metric]:10.4f}  [{low * scale[metric]:.4f}, {high * scale[metric]:.4f}]"
                    f"{scale_notation(scale[metric])}")
     for note in scores.get("phonetic", {}).get("notes", []):
         click.echo(f"  note: {note}")
     if not interval_reliable(scores["n_sequences"]):
         click.echo(f"  intervals are unreliable: fewer than {MIN_SEQUENCES} sequences to resample")
-    click.echo(f"  LRP: threshold {scores['lrp']['threshold']:g} data units, version {scores['metric_versions']['lrp']}; "
-               "NOT comparable with published LRP numbers")
+    for info in scores["metric_info"].values():  # each spec's own caveat (e.g. LRP's comparability)
+        if info.get("note"):
+            click.echo(f"  note: {info['note']}")
+    click.echo(f"  options: lrp_threshold {scores['options']['lrp_threshold']:g} data units, "
+               f"bootstrap seed {scores['options']['bootstrap_seed']}")
     regions = ", ".join(f"{k} {v['sha256'][:12]} ({v['n']} ids)" for k, v in scores["regions"].items())
     click.echo(f"  regions: {regions}")
     if out:

@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "leaderboard": ("histalk_bench.cli.compare:leaderboard", "Rebuild leaderboard tables from stored scores without running models."),
     "animate": ("histalk_bench.cli.animate:animate", "Animate a wav with a trained model: predict and render an mp4 with the audio."),
     "render": ("histalk_bench.cli.render:render", "Render ground truth and predictions side by side to an mp4 with audio."),
+    "study": ("histalk_bench.cli.study:study", "Build (or serve) a blinded A/B user study from compare's rendered sequences."),
+    "study-results": ("histalk_bench.cli.study:study_results", "Preference rates, Wilson intervals and binomial tests from study answers."),
     "doctor": ("histalk_bench.cli.doctor:doctor", "Report what is available and what is missing, with the fix for each."),
 }
 
@@ -61,18 +63,48 @@ INTERRUPTED = ("interrupted: temporary files removed; finished work is kept, and
                "resumes where it can (prepare: finished sequences; train: --resume from last.pt)")
 
 
+FULL_DISK = ("ENOSPC", "EDQUOT", "EFBIG")  # errno names that a full disk or a file size limit give
+
+
+def raised_in(exc: BaseException, package: str) -> bool:
+    """Whether ``exc`` was raised by code of ``package`` (its innermost traceback frame; Cython
+    frames read e.g. 'h5py/h5f.pyx')."""
+    step = exc.__traceback__
+    if step is None:
+        return False
+    while step.tb_next is not None:
+        step = step.tb_next
+    name = step.tb_frame.f_code.co_filename.replace("\\", "/")
+    return name.startswith(f"{package}/") or f"/{package}/" in name
+
+
+def storage_failure(exc: BaseException) -> bool:
+    """An I/O failure to report in one line: any OSError, or a RuntimeError raised by h5py (HDF5
+    reports some failed writes, e.g. while closing a file, as RuntimeError)."""
+    return isinstance(exc, OSError) or (isinstance(exc, RuntimeError) and raised_in(exc, "h5py"))
+
+
+def hdf5_errno(exc: BaseException) -> int | None:
+    """The C errno of an h5py failure: ``exc.errno`` when h5py set it, else the 'errno = N' of
+    HDF5's error stack (h5py's RuntimeErrors carry it only in their text)."""
+    import re
+
+    if isinstance(getattr(exc, "errno", None), int):
+        return exc.errno
+    found = re.search(r"errno = (\d+)", str(exc))
+    return int(found.group(1)) if found else None
+
+
 def os_error_line(exc: Exception) -> str:
     """One line for an I/O failure: the file, the problem, and a hint for a full disk."""
     import errno
-
     import re
 
     text = " ".join(str(exc).split())
-    found = re.search(r"error message = '([^']+)'", text)
+    found = re.search(r"error message = '([^']+)'", text)  # HDF5's stack: its innermost, readable message
     problem = (found.group(1) if found else None) or getattr(exc, "strerror", None) or text or exc.__class__.__name__
     where = getattr(exc, "filename", None)
-    full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or any(
-        marker in text for marker in ("No space left", "File too large", "errno = 28", "errno = 27"))
+    full = hdf5_errno(exc) in {getattr(errno, name) for name in FULL_DISK if hasattr(errno, name)}
     hint = "; free some space and re-run (finished work is kept)" if full else ""
     return f"{where}: {problem}{hint}" if where else f"{problem}{hint}"
 
@@ -111,8 +143,8 @@ class LazyGroup(click.Group):
             _clean_up()
             click.echo(INTERRUPTED, err=True)
             ctx.exit(130)
-        except (OSError, RuntimeError) as exc:  # h5py reports some write failures as RuntimeError
-            if isinstance(exc, RuntimeError) and "errno =" not in str(exc):
+        except (OSError, RuntimeError) as exc:
+            if not storage_failure(exc):
                 raise
             _clean_up()
             if _HARD_EXIT[0]:  # HDF5 may crash on exit after a failed write: leave at once
@@ -144,27 +176,34 @@ def cli():
     configure_logging()
 
 
+# h5py frees a dataset or file whose pending write fails here: the same failure the raised error
+# reports (or will report), printed by Python as an 'Exception ignored' traceback
+H5PY_DEALLOC = "h5py._objects.ObjectID.__dealloc__"
+
+
 def _quiet_io_unraisable(unraisable) -> None:
-    """h5py reports failed writes of objects it frees as 'Exception ignored' tracebacks; the
-    boundary has already said what went wrong, so those are dropped (others are shown).
-    A Ctrl-C that landed in such a callback (where Python ignores it) is delivered again."""
+    """Drops only the known-harmless repeat of a failed write (an OSError or RuntimeError ignored
+    in H5PY_DEALLOC); anything else is shown.  A Ctrl-C that landed in such a callback (where
+    Python ignores it) is delivered again."""
     if isinstance(unraisable.exc_value, KeyboardInterrupt):  # from another thread, once this callback is over
         import _thread
         import threading
 
         threading.Timer(0.01, _thread.interrupt_main).start()
         return
-    if not isinstance(unraisable.exc_value, OSError):
+    harmless = unraisable.object == H5PY_DEALLOC and isinstance(unraisable.exc_value, (OSError, RuntimeError))
+    if not harmless:
         sys.__unraisablehook__(unraisable)
 
 
 def _quiet_h5py_dealloc(kind, value, traceback) -> None:
-    """The traceback h5py prints for the same failed writes (through sys.excepthook)."""
+    """The traceback h5py prints for the same failed writes (through sys.excepthook): an I/O
+    failure whose frames are all h5py's; anything else is shown."""
     frames, step = [], traceback
     while step is not None:
         frames.append(step.tb_frame.f_code.co_filename)
         step = step.tb_next
-    if not (isinstance(value, OSError) and frames and all("h5py" in name for name in frames)):
+    if not (isinstance(value, (OSError, RuntimeError)) and frames and all("h5py" in name for name in frames)):
         sys.__excepthook__(kind, value, traceback)
 
 

@@ -152,13 +152,53 @@ def explicit(ctx: click.Context, *names: str) -> dict:
 
 def refuse_unused(condition: str, /, **given) -> None:
     """UserError when an option that only acts ``condition`` (e.g. 'with --audio') was given:
-    ``given`` maps option names (underscores for dashes) to values; None/False/() mean not given."""
-    from ..common.errors import UserError
+    ``given`` maps option names (underscores for dashes) to values; None/False/() mean not given.
+    The same check as the models' (common.errors.refuse_unused)."""
+    from ..common.errors import refuse_unused as refuse
 
-    named = [f"--{name.replace('_', '-')}" for name, value in given.items() if value not in (None, False, ())]
-    if named:
-        raise UserError(f"{' and '.join(named)} only {'act' if len(named) > 1 else 'acts'} {condition}; "
-                        f"drop {'them' if len(named) > 1 else 'it'}")
+    names = [name for name, value in given.items() if value not in (None, False, ())]
+    refuse({name: f"only acts {condition}" for name in names}, names)
+
+
+def given_labels(ctx: click.Context, set_options: dict, *names: str) -> tuple[dict, dict]:
+    """The options a user gave: ({name: value} of the command-line ``names`` given explicitly and of
+    every ``--set`` key, {name: how it was given}), for :meth:`ModelEntry.unused_options`."""
+    values = {**explicit(ctx, *names), **set_options}
+    labels = {name: f"--set {name}" for name in set_options}
+    return values, labels
+
+
+class ManyValues(click.Option):
+    """A repeatable option whose every occurrence also takes the space-separated values after it,
+    up to the next option: ``--models a b --models c,d`` gives ('a', 'b', 'c,d') (split commas with
+    :func:`names_list`).  A command using it must not take positional arguments after it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, multiple=True, **kwargs)
+
+    def add_to_parser(self, parser, ctx) -> None:
+        super().add_to_parser(parser, ctx)
+        for name in self.opts:
+            parsed = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if parsed is not None:
+                parsed.process = _greedy(parsed.process)
+
+
+def _greedy(process):
+    """``process(value, state)`` of a parser option, also applied to each following value that is
+    not an option (a token not starting with '-'; '--' ends it too)."""
+
+    def take(value, state) -> None:
+        process(value, state)
+        while state.rargs and not state.rargs[0].startswith("-"):
+            process(state.rargs.pop(0), state)
+
+    return take
+
+
+def names_list(values) -> list[str]:
+    """('a,b', 'c', 'a') -> ['a', 'b', 'c']: commas split, blanks dropped, repeats dropped, order kept."""
+    return list(dict.fromkeys(name.strip() for item in values for name in str(item).split(",") if name.strip()))
 
 
 threads_option = click.option(

@@ -8,6 +8,7 @@ from .options import (
     POSITIVE_FLOAT,
     POSITIVE_INT,
     check_inputs,
+    given_labels,
     parse_set,
     threads_option,
 )
@@ -42,27 +43,19 @@ def train(model, data, out, epochs, batch_size, lr, seed, device, features, unit
 
     Multi-GPU: torchrun --nproc_per_node N $(which histalk-bench) train ... (no code changes).
     """
-    from ..common.errors import UserError
     from ..common.threads import configure_threads
 
     check_inputs(data=data)
     set_options = parse_set(overrides)
     configure_threads(threads)
-    from ..models.base import model_entry
-    from ..predict.audio import record_training_cache
+    from ..models.runs import train_run
 
-    entry = model_entry(model)
-    if not entry.trainable:
-        raise UserError(f"model '{model}' is not trainable (it predicts from the cache alone)")
-    options = {"seed": seed, "device": device, "resume": resume, "amp": amp, "compile": compile_, "progress": not quiet}
-    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("features", features), ("units", units),
-                       ("wav2vec2_model", wav2vec2_model), ("allow_download", allow_download or None)):
-        if value is not None:
-            options[key] = value
-    options.update(set_options)
-    from ..models.provenance import training_run
-
-    with training_run(out, data, resume):
-        run_dir = entry.train(data, out, **options)
-    record_training_cache(run_dir, data)
+    ctx = click.get_current_context()
+    given, labels = given_labels(ctx, set_options, "epochs", "batch_size", "lr", "seed", "device", "features", "units",
+                                 "wav2vec2_model", "allow_download", "amp", "compile_", "resume")
+    if "compile_" in given:
+        given["compile"] = given.pop("compile_")
+    options = {"seed": seed, "device": device, "resume": resume, "amp": amp, "compile": compile_, "progress": not quiet,
+               **given}
+    run_dir = train_run(model, data, out, options, given=given, labels=labels)
     click.echo(f"trained {model}: {run_dir}")

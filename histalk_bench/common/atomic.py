@@ -7,11 +7,14 @@ Temporaries in flight are tracked, so the CLI's error boundary removes them on a
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from .errors import UserError
 
 _PENDING: set[Path] = set()  # temporaries in flight in this process (removed by the CLI boundary)
 
@@ -93,8 +96,6 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         full = isinstance(exc, (OSError, RuntimeError)) and _nearly_full(path.parent)
         discard(temporary)
         if full:
-            import errno
-
             raise OSError(errno.ENOSPC, "No space left on device", os.fspath(path)) from exc
         raise
     commit_file(temporary, path)
@@ -111,10 +112,6 @@ def _nearly_full(folder: Path) -> bool:
 def ensure_free_space(folder: str | os.PathLike, needed_bytes: int, what: str) -> None:
     """UserError before writing ``what`` when ``folder``'s file system has less than
     ``needed_bytes`` (+ 5% and 16 MiB) free: HDF5 fails badly (or crashes) on a full disk."""
-    import shutil
-
-    from .errors import UserError
-
     folder = Path(folder)
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import soundfile
+import soxr
 
 from .constants import SAMPLE_RATE
 from .errors import UserError
@@ -29,8 +31,6 @@ def resample_to_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     audio = to_float_mono(audio)
     if int(sample_rate) == SAMPLE_RATE:
         return audio
-    import soxr
-
     return soxr.resample(audio, int(sample_rate), SAMPLE_RATE).astype(np.float32)
 
 
@@ -45,8 +45,6 @@ def check_audio(audio: np.ndarray, path: str | os.PathLike) -> np.ndarray:
 
 def read_audio_16k(path: str | os.PathLike) -> np.ndarray:
     """Read a sound file and return (N,) float32 mono at 16 kHz."""
-    import soundfile
-
     if not os.path.exists(path):
         raise UserError("audio file not found", path)
     try:

@@ -1,6 +1,9 @@
-"""Progress of long loops: a tqdm bar on a terminal, a log line every N steps otherwise.
+"""Progress of long loops: a tqdm bar on a terminal, a few log lines otherwise.
 
-The lines go to the logger ``histalk_bench.progress`` (by default to stderr) and read e.g.
+Without a terminal (a log), a line is written when at least ``LINE_INTERVAL_S`` seconds and
+``1 / LINES_PER_LOOP`` of the work have passed since the last one, and always at the last step
+(a caller's ``every=N`` asks for a line every N steps instead).  The lines go to the logger
+``histalk_bench.progress`` (by default to stderr) and read e.g.
 ``train epoch 3/100: 120/319 steps, 1.25 steps/s, ETA 0:02:39, loss=0.0123``.
 """
 
@@ -13,7 +16,8 @@ from typing import Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 LOGGER_NAME = "histalk_bench.progress"
-LINES_PER_LOOP = 10  # log mode: about this many lines per loop when ``every`` is not given
+LINES_PER_LOOP = 10  # log mode: at most this many lines per loop (plus the last) when ``every`` is not given
+LINE_INTERVAL_S = 5.0  # log mode: and at most one line per this many seconds
 
 
 class _CurrentStderr(logging.StreamHandler):
@@ -54,18 +58,20 @@ def on_terminal() -> bool:
 class Progress:
     """``update(n, **postfix)`` after each step of a loop of ``total`` steps; ``close()`` at the end.
 
-    ``mode``: 'bar' (tqdm), 'log' (a line every ``every`` steps and at the last step, with steps/s
-    and the estimated time left), 'off', or None: 'bar' on a terminal, 'log' otherwise.
+    ``mode``: 'bar' (tqdm), 'log' (lines with steps/s and the estimated time left: at most one per
+    ``LINE_INTERVAL_S`` seconds and per 1/``LINES_PER_LOOP`` of ``total``, or every ``every`` steps
+    when given; the last step always), 'off', or None: 'bar' on a terminal, 'log' otherwise.
     """
 
     def __init__(self, total: int | None, desc: str = "", unit: str = "step", *, enabled: bool = True,
                  every: int | None = None, mode: str | None = None, leave: bool = False, clock=time.monotonic):
         self.total, self.desc, self.unit = total, desc, unit
         self.mode = "off" if not enabled else mode or ("bar" if on_terminal() else "log")
-        self.every = max(1, int(every or ((total or 0) // LINES_PER_LOOP) or 1))
+        self.every = max(1, int(every)) if every else None
         self.n, self.postfix = 0, {}
         self.clock = clock
         self.start = clock()
+        self._last_line = (self.start, 0)  # (time, step) of the last log line
         self._bar = None
         if self.mode == "bar":
             from tqdm import tqdm
@@ -97,8 +103,19 @@ class Progress:
             self.set_postfix(postfix)
         if self._bar is not None:
             self._bar.update(n)
-        elif self.mode == "log" and (self.n % self.every == 0 or self.n == self.total):
+        elif self.mode == "log" and self._line_due():
             progress_logger().info(self.line())
+            self._last_line = (self.clock(), self.n)
+
+    def _line_due(self) -> bool:
+        """Log mode: whether this step gets a line (see the class docstring)."""
+        if self.total and self.n >= self.total:
+            return True
+        if self.every is not None:
+            return self.n % self.every == 0
+        when, step = self._last_line
+        enough_work = not self.total or (self.n - step) * LINES_PER_LOOP >= self.total
+        return enough_work and self.clock() - when >= LINE_INTERVAL_S
 
     def close(self) -> None:
         if self._bar is not None:

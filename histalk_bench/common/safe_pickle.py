@@ -7,6 +7,7 @@ global (``os.system``, ``builtins.eval``, ...) is refused before it can run, wit
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import pickle
@@ -51,8 +52,6 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) in _ALLOWED_GLOBALS:
             if module == "_codecs":
-                import codecs
-
                 return codecs.encode
             return super().find_class(module.replace("__builtin__", "builtins"), name)
         raise RefusedPickle(

@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from ..common.errors import UserError
+from . import DATASETS
 from .landmarks import LandmarkMap
 from .regions import Region
 
@@ -112,16 +113,12 @@ def check_dataset_entry(target, name: str) -> DatasetEntry:
 
 def dataset_entry(name: str) -> DatasetEntry:
     """The registered entry of dataset ``name`` (did-you-mean UserError when unknown)."""
-    from . import DATASETS
-
     return DATASETS.get(name)
 
 
 def dataset_facts(name: str) -> DatasetEntry:
     """The entry of ``name``, or neutral facts (unit display scale, no protocol order) for a cache of a
     dataset with no registry entry."""
-    from . import DATASETS
-
     return DATASETS.get(name) if name in DATASETS else DEFAULT_FACTS
 
 

@@ -10,7 +10,6 @@ given, landmarks are selected reproducibly by motion energy inside the lip and u
 from __future__ import annotations
 
 import re
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,6 @@ from ..common.audio import read_audio_16k
 from ..common.errors import UserError
 from .base import DatasetEntry, DatasetHeader, ReaderOptions, Release, SourceSequence
 from .common import faces_for, numbered_lines, read_synth_info, read_templates, resolve_landmarks, resolve_regions
-from .prepare import prepare
 from .splits import BIWI_TEST_B, BIWI_TRAIN, biwi_split
 from .vocaset import _npy_vertex_loader
 
@@ -64,7 +62,6 @@ def read_biwi(root: Path, options: ReaderOptions) -> Release:
     return Release(header, sources, {"root": str(root.resolve()), "layout": "processed", "synthetic": bool(info)})
 
 
-prepare_biwi = partial(prepare, "biwi")  # prepare_biwi(root, out, **options)
 
 
 BIWI = DatasetEntry(

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 
+from ..common.digest import file_sha256
 from ..common.errors import UserError
 from ..common.safe_pickle import load_pickle
 from .landmarks import LandmarkMap, from_vertex_ids, load_landmark_map
 from .regions import Region, load_regions, read_index_file
-from ..cache import file_sha256
 
 
 def require(path: Path, what: str) -> Path:
@@ -48,7 +49,7 @@ def read_mesh_faces(path: str | os.PathLike) -> np.ndarray:
     try:
         if path.suffix == ".npy":
             return np.load(path).astype(np.int32)
-        import trimesh
+        import trimesh  # noqa: PLC0415 (lazy: trimesh ~0.24 s, only for a mesh file)
 
         mesh = trimesh.load(str(path), process=False, force="mesh")
         return np.asarray(mesh.faces, dtype=np.int32).reshape(-1, 3)
@@ -100,8 +101,6 @@ def faces_for(root: Path, info: dict | None, mesh: str | None, n_vertices: int) 
 
 def numbered_lines(path: Path) -> dict[int, str]:
     """Transcript lines: 'N. text' numbered lines, or plain lines numbered from 1."""
-    import re
-
     out = {}
     for index, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
         line = line.strip()

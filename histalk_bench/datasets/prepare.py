@@ -13,14 +13,21 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from ..align.base import AlignmentFailure, AlignRequest, check_results
+from ..align.factory import make_aligner
+from ..align.textgrid_io import write_textgrid
 from ..cache import Cache, CacheWriter, SequenceData
 from ..common.constants import SAMPLE_RATE
 from ..common.errors import UserError
 from ..common.progress import progress_bar
+from ..features.base import check_outputs
+from ..features.factory import make_extractors
+from ..metrics.mouth import PAIR_RULE, flame_landmark_offset, mean_template, pairs_digest, select_lip_pairs
 from .base import DatasetHeader, ReaderOptions, SourceSequence, dataset_entry
 from .common import select_sources
 from .landmarks import LandmarkMap, check_map, select_by_motion
@@ -102,8 +109,6 @@ def _select_landmarks(header: DatasetHeader, sources: list[SourceSequence]) -> L
 def _lip_pairs(header: DatasetHeader) -> tuple[np.ndarray, str, str] | None:
     """(pairs (P, 2), rule, sha256) of the mouth-opening points for meshes without the FLAME
     landmark embedding (rule in histalk_bench/metrics/mouth.py); None without a lip region."""
-    from ..metrics.mouth import PAIR_RULE, flame_landmark_offset, mean_template, pairs_digest, select_lip_pairs
-
     landmarks = header.landmarks
     flame = landmarks is not None and flame_landmark_offset((landmarks.vertex_ids,), landmarks.kind) is not None
     if flame or "lip" not in header.regions:
@@ -138,16 +143,12 @@ def _needs_work(seq: SequenceData | None, options: PrepareOptions, extractors) -
 def _make_aligner(options: PrepareOptions):
     if options.aligner == "none":
         return None
-    from ..align.factory import make_aligner
-
     return make_aligner(options.aligner, corpus_root=options.corpus_root, **options.aligner_options)
 
 
 def _make_extractors(options: PrepareOptions):
     if options.features in ("", "none", None):
         return []
-    from ..features.factory import make_extractors
-
     return make_extractors(options.features, **options.feature_options)
 
 
@@ -265,8 +266,6 @@ def _process(pending: list, writer: CacheWriter, header: DatasetHeader, options:
 
 def _extract(extractors, sequences: list[SequenceData]) -> None:
     """Every extractor's features into ``seq.features`` and its config into the ``feature_configs`` attribute."""
-    from ..features.base import check_outputs
-
     audios = [seq.audio for seq in sequences]
     for extractor in extractors:
         outputs = check_outputs(extractor, audios, extractor.extract_batch(audios))
@@ -298,8 +297,6 @@ def _load(item, header: DatasetHeader, options: PrepareOptions, summary: Prepare
 
 def _align(aligner, sequences: list[SequenceData], options: PrepareOptions, summary: PrepareSummary) -> None:
     """Tiers into each sequence; a per-item failure is stored as missing, a bug in the aligner propagates."""
-    from ..align.base import AlignmentFailure, AlignRequest, check_results
-
     requests = [AlignRequest(s.subject, s.sentence, s.audio, s.transcript) for s in sequences]
     for seq, result in zip(sequences, check_results(aligner, requests, aligner.align_many(requests))):
         seq.attrs["aligner"] = options.aligner
@@ -312,7 +309,9 @@ def _align(aligner, sequences: list[SequenceData], options: PrepareOptions, summ
         seq.attrs.pop("alignment_error", None)
         seq.phones, seq.words = result.phones, result.words
         if options.textgrids:
-            from ..align.textgrid_io import write_textgrid
-
             write_textgrid(Path(options.textgrids) / seq.subject / f"{seq.sentence}.TextGrid", result,
                            len(seq.audio) / SAMPLE_RATE)
+
+
+prepare_vocaset = partial(prepare, "vocaset")  # prepare_vocaset(root, out, **options)
+prepare_biwi = partial(prepare, "biwi")  # prepare_biwi(root, out, **options)

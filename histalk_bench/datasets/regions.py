@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cache import file_sha256
+from ..common.digest import file_sha256
 from ..common.errors import UserError
 from ..common.safe_pickle import load_pickle
 

@@ -11,7 +11,6 @@ Both are stored at 30 fps as every method trains and evaluates: exactly ``[::2]`
 from __future__ import annotations
 
 import re
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +19,8 @@ from ..common.audio import check_audio, read_audio_16k, resample_to_16k
 from ..common.errors import UserError
 from ..common.safe_pickle import load_pickle
 from .base import DatasetEntry, DatasetHeader, ReaderOptions, Release, SourceSequence
-from .common import faces_for, numbered_lines, read_synth_info, read_templates, require, resolve_landmarks, resolve_regions
-from .prepare import prepare
+from .common import (faces_for, numbered_lines, read_synth_info, read_templates, require, resolve_landmarks,
+                     resolve_regions)
 from .splits import VOCASET_TEST, VOCASET_TRAIN, VOCASET_VAL, vocaset_split
 
 FLAME_VERTICES = 5023
@@ -169,7 +168,6 @@ def read_vocaset(root: Path, options: ReaderOptions) -> Release:
     return Release(header, sources, {"root": str(root.resolve()), "layout": layout, "synthetic": bool(info)})
 
 
-prepare_vocaset = partial(prepare, "vocaset")  # prepare_vocaset(root, out, **options)
 
 
 VOCASET = DatasetEntry(

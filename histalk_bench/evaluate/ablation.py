@@ -2,8 +2,9 @@
 split and compare it with the default by a paired bootstrap over test sequences.
 
 Layout of ``out``: runs/<variant>/seed<k>/ (run folder, test_pred.h5, scores.json),
-ablation.csv, ablation.md and ablation.png.  A run whose scores.json exists is reused; a run
-with a last.pt but no scores resumes training (the loop's --resume) and is then scored.
+ablation.csv, ablation.md and ablation.png.  A run whose provenance matches (data fingerprint,
+every option, seed, code version) is reused when scored, resumed (the loop's --resume) when it
+has a last.pt but no scores; a run whose provenance differs is trained again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ import numpy as np
 
 from ..common.atomic import atomic_path, write_text_atomic
 from ..common.errors import UserError
+from ..metrics import all_specs, primary_spec
 from ..metrics.accumulate import pooled
+from ..metrics.spec import FRAMES
+from .plots import _pyplot, _save
+from .table import column_title, metric_notes
 
 log = logging.getLogger(__name__)
 LIST_OPTIONS = ("levels", "stage_layers")
@@ -72,6 +77,7 @@ def check_variants(data: str, variants: list[Variant], base: dict) -> None:
     """Before any training: every variant's options known and valid, and the features it trains on
     in the cache (or computable), so a bad variant fails at once with nothing written."""
     from ..cache import Cache
+    from ..models.base import model_entry
     from ..models.histalk.train import _split_options, feature_source
 
     with Cache(data) as cache:
@@ -84,26 +90,36 @@ def check_variants(data: str, variants: list[Variant], base: dict) -> None:
             feature = options.pop("features", None) or options.get("feature") or "wav2vec2"
             try:
                 _split_options(options)
+                model_entry("histalk").refuse_options("train", {**base, **variant.options})
             except UserError as exc:
                 raise UserError(f"variant '{variant.label}': {exc}") from None
             feature_source(cache, refs[0], feature, wav2vec2_model)
 
 
 def run_variant(data: str, variant: Variant, seed: int, run_dir: Path, base: dict) -> dict:
-    """Train (or reuse / resume) one run, predict and score the test split; returns the scores."""
+    """Train (or reuse / resume) one run, predict and score the test split; returns the scores.
+    A finished run is reused, and an unfinished one resumed, only when its provenance (data
+    fingerprint, every option, seed, code version) matches; otherwise it is trained again and
+    the log says why."""
     from ..cache import Cache
-    from ..models.histalk.api import train
-    from ..models.provenance import training_run
+    from ..models.provenance import retrain_reason, training_record
+    from ..models.runs import train_run
     from ..predict.split import predict_split
     from .scores import evaluate
 
+    options = {**base, **variant.options, "seed": seed}
     scores_path = run_dir / "scores.json"
-    if scores_path.exists():
-        log.info("reusing %s", run_dir)
-        return json.loads(scores_path.read_text())
+    if run_dir.exists():
+        with Cache(data) as cache:
+            reason = retrain_reason(run_dir, cache, training_record("histalk", options))
+        if reason is None and scores_path.exists():
+            log.info("reusing %s (same data, options, seed and code version)", run_dir)
+            return json.loads(scores_path.read_text())
+        if reason is not None:
+            log.info("retraining %s: %s", run_dir, reason)
+            shutil.rmtree(run_dir)
     resume = (run_dir / "last.pt").exists()
-    with training_run(run_dir, data, resume):  # the run folder's lock and provenance.json, as `train` writes
-        train(data, run_dir, **{**base, **variant.options, "seed": seed, "resume": resume})
+    train_run("histalk", data, run_dir, {**options, "resume": resume})
     with Cache(data) as cache:
         pred, _ = predict_split("histalk", cache, "test", run_dir / "test_pred.h5", run_dir=run_dir,
                                 device=base.get("device", "auto"), progress=False)
@@ -113,15 +129,26 @@ def run_variant(data: str, variant: Variant, seed: int, run_dir: Path, base: dic
 def paired_difference(runs: list[dict], defaults: list[dict], metric: str, seed: int = 0) -> dict:
     """metric(variant) - metric(default), averaged over seeds paired by index, with a 95 %
     percentile interval from resampling test sequences (the same resample for every run)."""
+    return paired_differences(runs, defaults, seed)[metric]
+
+
+def paired_differences(runs: list[dict], defaults: list[dict], seed: int = 0) -> dict[str, dict]:
+    """:func:`paired_difference` of every metric the scores' statistics pool to, from one set of resamples."""
     stats = [_statistics(s) for s in runs]
     base = [_statistics(s) for s in defaults]
-    n = len(stats[0]["frames"])
+    n = len(stats[0][FRAMES])
     index = np.random.default_rng(seed).integers(0, n, size=(N_RESAMPLES, n))
-    diffs = [pooled({k: v[index] for k, v in a.items()})[metric] - pooled({k: v[index] for k, v in b.items()})[metric]
-             for a, b in zip(stats, base)]
-    observed = float(np.mean([pooled(a)[metric] - pooled(b)[metric] for a, b in zip(stats, base)]))
-    mean_diff = np.mean(diffs, axis=0)
-    return {"difference": observed, "low": float(np.percentile(mean_diff, 2.5)), "high": float(np.percentile(mean_diff, 97.5))}
+    resampled = [(pooled({k: v[index] for k, v in a.items()}), pooled({k: v[index] for k, v in b.items()}))
+                 for a, b in zip(stats, base)]
+    observed = [(pooled(a), pooled(b)) for a, b in zip(stats, base)]
+    out = {}
+    for metric in resampled[0][0]:
+        mean_diff = np.mean([a[metric] - b[metric] for a, b in resampled], axis=0)
+        defined = mean_diff[~np.isnan(mean_diff)]
+        out[metric] = {"difference": float(np.mean([a[metric] - b[metric] for a, b in observed])),
+                       "low": float(np.percentile(defined, 2.5)) if defined.size else float("nan"),
+                       "high": float(np.percentile(defined, 97.5)) if defined.size else float("nan")}
+    return out
 
 
 def _statistics(scores: dict) -> dict[str, np.ndarray]:
@@ -130,17 +157,19 @@ def _statistics(scores: dict) -> dict[str, np.ndarray]:
 
 
 def summarise(variants: list[Variant], scores: dict[str, list[dict]]) -> list[dict]:
-    """One row per variant: mean/std over seeds of LVE and FDD, the paired difference to default,
-    the units used and the seed-mean fusion / SE weights from each run's summary.json."""
+    """One row per variant: mean/std over seeds of every registered metric (NaN where absent), the
+    paired difference to default, the units used and the seed-mean fusion / SE weights from each
+    run's summary.json."""
     rows = []
     for variant in variants:
         runs = scores[variant.label]
         row = {"variant": variant.label, "seeds": len(runs)}
-        for metric in ("lve", "fdd"):
-            values = np.array([s["metrics"][metric] for s in runs])
+        diffs = paired_differences(runs, scores["default"]) if variant.label != "default" else {}
+        for metric in (spec.name for spec in all_specs()):
+            values = np.array([np.nan if s["metrics"].get(metric) is None else s["metrics"][metric] for s in runs])
             row[f"{metric}_mean"], row[f"{metric}_std"] = float(values.mean()), float(values.std())
-            if variant.label != "default":
-                diff = paired_difference(runs, scores["default"], metric)
+            if metric in diffs:
+                diff = diffs[metric]
                 row.update({f"d_{metric}": diff["difference"], f"d_{metric}_low": diff["low"], f"d_{metric}_high": diff["high"]})
         summaries = [s.get("run_summary") or {} for s in runs]
         row["units"] = summaries[0].get("units", "")
@@ -181,41 +210,49 @@ def _run_all(data: str, out: Path, variants: list[Variant], seeds: int, base: di
 
 
 def write_tables(rows: list[dict], out: Path, scale: dict, base: dict) -> None:
-    """ablation.csv (raw data units) and ablation.md (display units, e.g. LVE x1e-5 on VOCASET)."""
+    """ablation.csv (raw data units) and ablation.md (display units, e.g. LVE x1e-5 on VOCASET): one
+    row per registered metric (its spec's title, scale and direction), one column per variant."""
     keys = list(dict.fromkeys(k for row in rows for k in row))
     with atomic_path(out / "ablation.csv") as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=keys)
         writer.writeheader()
         writer.writerows(rows)
-    lve_s, fdd_s = scale.get("lve", 1.0), scale.get("fdd", 1.0)
+    specs = all_specs()
     lines = [f"# HiSTalk ablation ({rows[0]['seeds']} seeds, test split)", "",
-             f"Base options: `{json.dumps(base, sort_keys=True)}`.  Values are shown x{lve_s:g} (LVE) and x{fdd_s:g} (FDD);",
-             "the difference to `default` is averaged over seeds paired by seed, with a 95 % paired bootstrap interval",
-             "over test sequences (lower LVE is better; FDD is signed, closer to 0 is better).", "",
-             "| variant | units | LVE mean ± std | ΔLVE vs default [95 % CI] | FDD mean ± std | ΔFDD vs default [95 % CI] |",
-             "|---|---|---|---|---|---|"]
-    for row in rows:
-        def delta(metric, s):
-            if f"d_{metric}" not in row:
-                return "—"
-            return f"{row[f'd_{metric}'] * s:+.4f} [{row[f'd_{metric}_low'] * s:+.4f}, {row[f'd_{metric}_high'] * s:+.4f}]"
+             f"Base options: `{json.dumps(base, sort_keys=True)}`.  Each cell: mean ± std over seeds; for a variant",
+             "also its difference to `default`, averaged over seeds paired by seed, with a 95 % paired bootstrap",
+             "interval over test sequences.  Units per variant: "
+             + ", ".join(f"{row['variant']} {row['units'] or '-'}" for row in rows) + ".", "",
+             "| metric | " + " | ".join(row["variant"] for row in rows) + " |", "|---|" + "---|" * len(rows)]
 
-        lines.append(f"| {row['variant']} | {row['units']} | {row['lve_mean'] * lve_s:.4f} ± {row['lve_std'] * lve_s:.4f} | "
-                     f"{delta('lve', lve_s)} | {row['fdd_mean'] * fdd_s:.4f} ± {row['fdd_std'] * fdd_s:.4f} | {delta('fdd', fdd_s)} |")
+    def cell(row, metric, factor):
+        mean, std = row[f"{metric}_mean"], row[f"{metric}_std"]
+        if np.isnan(mean):
+            return "absent"
+        text = f"{mean * factor:.4f} ± {std * factor:.4f}"
+        if f"d_{metric}" in row and not np.isnan(row[f"d_{metric}"]):
+            text += (f"; Δ {row[f'd_{metric}'] * factor:+.4f} [{row[f'd_{metric}_low'] * factor:+.4f}, "
+                     f"{row[f'd_{metric}_high'] * factor:+.4f}]")
+        return text
+
+    for metric in specs:
+        factor = float(scale.get(metric.name, 1.0))
+        lines.append(f"| {column_title(metric, factor)} | "
+                     + " | ".join(cell(row, metric.name, factor) for row in rows) + " |")
+    lines += [""] + metric_notes(specs)
     write_text_atomic(out / "ablation.md", "\n".join(lines) + "\n")
 
 
 def plot_ablation(rows: list[dict], scores: dict[str, list[dict]], path: Path) -> Path:
-    """LVE per variant: bar = mean over seeds, dots = seeds."""
-    from .plots import _pyplot, _save
-
+    """The primary metric per variant: bar = mean over seeds, dots = seeds (raw units)."""
+    primary = primary_spec()
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(1.4 * len(rows) + 2, 3.6))
     for i, row in enumerate(rows):
-        ax.bar(i, row["lve_mean"], color="#8fb3d9" if row["variant"] != "default" else "#3a6ea5")
-        seeds = [s["metrics"]["lve"] for s in scores[row["variant"]]]
-        ax.scatter([i] * len(seeds), seeds, color="black", s=12, zorder=3)
+        ax.bar(i, row[f"{primary.name}_mean"], color="#8fb3d9" if row["variant"] != "default" else "#3a6ea5")
+        seeds = [s["metrics"].get(primary.name) for s in scores[row["variant"]]]
+        ax.scatter([i] * len(seeds), [np.nan if v is None else v for v in seeds], color="black", s=12, zorder=3)
     ax.set_xticks(range(len(rows)), [row["variant"] for row in rows], rotation=20, ha="right")
-    ax.set_ylabel("LVE (data units²)")
-    ax.set_title("HiSTalk ablation: test LVE per variant (dots: seeds)")
+    ax.set_ylabel(f"{primary.title} ({primary.units})")
+    ax.set_title(f"HiSTalk ablation: test {primary.title} per variant (dots: seeds)")
     return _save(fig, path)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from pathlib import Path
+from typing import Callable
 
 from ..cache import Cache
 from ..common import lock
 from ..common.errors import UserError
 from ..models.base import model_entry
+from ..models.provenance import training_cache
+from ..predict.split import predict_split, prediction_provenance, require_weights, split_refs
+from ..predict.store import PredictionReader
+from .leaderboard import leaderboard_rows, write_leaderboard
+from .plots import plot_lip_opening, write_score_plots
+from .scores import evaluate
 
 logger = logging.getLogger(__name__)
 
@@ -19,8 +27,6 @@ REUSED_KEYS = ("model", "run", "checkpoint_sha256", "weights", "cache_fingerprin
 
 def reuse_problem(target: Path, wanted: dict, cache: Cache, split: str) -> str | None:
     """Why stored predictions cannot stand for what would be made now (None: they can)."""
-    from ..predict.store import PredictionReader
-
     try:
         with PredictionReader(target) as reader:
             attrs, keys = reader.attrs, set(reader.keys())
@@ -41,11 +47,10 @@ def predictions_for(name: str, cache: Cache, split: str, out_dir: Path, run_dir:
     """``out_dir/<name>/predictions.h5``: reused only when complete and made from the same run,
     weight files, cache, split and options (a stochastic model's seed included), unless ``force``;
     otherwise predicted again."""
-    from ..predict.split import prediction_provenance, predict_split, require_weights
-
     target = out_dir / name / "predictions.h5"
+    options = model_entry(name).prediction_options(options or {}, run_dir, checkpoint,
+                                                   {"run_dir": f"--run {name}=...", "checkpoint": f"--checkpoint {name}=..."})
     require_weights(name, run_dir, checkpoint, run_option=f"--run {name}=RUN_DIR or --checkpoint {name}=FILE")
-    options = model_entry(name).prediction_options(options or {})
     if target.exists() and not force:
         wanted = prediction_provenance(name, cache, split, run_dir=run_dir, checkpoint=checkpoint, options=options)
         problem = reuse_problem(target, wanted, cache, split)
@@ -69,21 +74,60 @@ def checkpoint_options(models: list[str], checkpoints: dict[str, list[str]], run
     return out
 
 
+def parse_run_options(items, models: list[str]) -> dict[str, Path]:
+    """``--run NAME=RUN_DIR`` items -> {name: folder}; every NAME among ``models`` (a run for a model
+    not compared would be ignored), each at most once."""
+    runs: dict[str, Path] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise UserError(f"--run expects NAME=RUN_DIR, got '{item}'")
+        if name not in models:
+            close = difflib.get_close_matches(name, models, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise UserError(f"--run {item}: '{name}' is not one of the compared models ({', '.join(models)}){hint}")
+        if name in runs:
+            raise UserError(f"--run {name}=... is given twice")
+        runs[name] = Path(path)
+    return runs
+
+
+def resolve_runs(models: list[str], runs: dict[str, str | Path] | None = None, without=()) -> dict[str, Path]:
+    """Each model's run folder: the one given, else runs/NAME for a trainable model when present
+    (not for the models ``without``, e.g. those given weight files by --checkpoint)."""
+    resolved = {name: Path(path) for name, path in (runs or {}).items()}
+    for name in models:
+        if name not in resolved and name not in without and model_entry(name).trainable and (Path("runs") / name).is_dir():
+            resolved[name] = Path("runs") / name
+            logger.info("[compare] %s: using the run folder %s (pass --run %s=DIR for another)", name, resolved[name], name)
+    return resolved
+
+
+def recorded_cache(runs: dict[str, Path]) -> str:
+    """The cache the runs were trained on (RUN/cache.json), when they agree; else a UserError asking for --data."""
+    caches = {name: training_cache(path) for name, path in runs.items()}
+    found = {str(Path(c).resolve()) for c in caches.values() if c}
+    if len(found) == 1:
+        chosen = found.pop()
+        logger.info("[compare] cache %s (recorded by the run%s)", chosen, "s" if len(runs) > 1 else "")
+        return chosen
+    if len(found) > 1:
+        raise UserError("the runs were trained on different caches ("
+                        + ", ".join(f"{n}: {c}" for n, c in caches.items() if c) + "); pass --data CACHE.h5")
+    raise UserError("--data CACHE.h5 is required (no run folder of the compared models records the cache it was "
+                    "trained on)")
+
+
 def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, out_dir: str | os.PathLike,
                 runs: dict[str, str | Path] | None = None, force: bool = False, lrp_threshold: float | None = None,
-                checkpoints: dict[str, list[str]] | None = None) -> Path:
+                checkpoints: dict[str, list[str]] | None = None, finish: Callable | None = None) -> Path:
     """Predict + evaluate every model; write leaderboard.csv/.md (with the phonetic table) and plots.
-    ``checkpoints`` maps a model to its weight files (e.g. official releases) instead of a run.
-    Returns the CSV path."""
-    from .scores import evaluate
-    from ..predict.split import split_refs
-    from ..predict.store import PredictionReader
-    from .leaderboard import leaderboard_rows, write_leaderboard
-    from .plots import plot_lip_opening, plot_metric_bars, plot_per_subject_lve, plot_phonetic
-
+    ``checkpoints`` maps a model to its weight files (e.g. official releases) instead of a run;
+    ``finish(out_dir, cache, scores, {model: predictions.h5}, split)`` runs last, inside the output
+    folder's lock (the HTML report: ``report.build.build_report``).  Returns the CSV path."""
     out_dir = Path(out_dir)
-    runs = dict(runs or {})
     models = list(dict.fromkeys(models))  # each model once, in the order given
+    runs = resolve_runs(models, runs, without=checkpoints or {})
     scores = []
     with Cache(cache_path) as cache:  # before the lock creates the output folder
         split_refs(cache, split)
@@ -92,22 +136,15 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
         weights = checkpoint_options(models, checkpoints or {}, runs)
     with lock.exclusive(out_dir, folder=True, what="compare output folder"), Cache(cache_path) as cache:
         for name in models:
-            run_dir = runs.get(name)
             options = dict(weights.get(name, {}))
             checkpoint = options.pop("checkpoint", None)
-            if run_dir is None and checkpoint is None and model_entry(name).trainable and (Path("runs") / name).is_dir():
-                run_dir = Path("runs") / name
-                logger.info("[compare] %s: using the run folder %s (pass --run %s=DIR for another)", name, run_dir, name)
-            prediction_path = predictions_for(name, cache, split, out_dir, Path(run_dir) if run_dir else None, force,
+            prediction_path = predictions_for(name, cache, split, out_dir, runs.get(name), force,
                                               checkpoint=checkpoint, options=options)
             scores.append(evaluate(prediction_path, cache_path, split, lrp_threshold=lrp_threshold,
                                    out=out_dir / name / "scores.json", model=name))
         csv_path, _ = write_leaderboard(scores, out_dir, phonetic=True)
         plots = out_dir / "plots"
-        plots.mkdir(exist_ok=True)
-        plot_metric_bars(scores, plots / "metrics.png")
-        plot_per_subject_lve(scores, plots / "lve_per_subject.png")
-        plot_phonetic(scores, plots)
+        write_score_plots(scores, plots, phonetic=True)
         readers = {name: PredictionReader(out_dir / name / "predictions.h5") for name in models}
         try:
             order = [row["model"] for row in leaderboard_rows(scores)]
@@ -115,4 +152,6 @@ def run_compare(models: list[str], cache_path: str | os.PathLike, split: str, ou
         finally:
             for reader in readers.values():
                 reader.close()
+        if finish is not None:
+            finish(out_dir, cache, scores, {name: out_dir / name / "predictions.h5" for name in models}, split)
     return csv_path

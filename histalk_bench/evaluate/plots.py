@@ -1,4 +1,8 @@
-"""Leaderboard plots: metric bars, per-subject LVE and lip opening over time (matplotlib, Agg)."""
+"""Leaderboard plots (matplotlib, Agg): metric bars, the primary metric per subject, breakdowns of a
+metric (e.g. LVE per viseme class), per-sequence values of signed metrics, and lip opening over
+time.  Titles, units, direction, signedness and scale come from the metric specs.
+
+matplotlib is imported on first plot (about 0.3 s), not with this module."""
 
 from __future__ import annotations
 
@@ -7,21 +11,23 @@ from pathlib import Path
 import numpy as np
 
 from ..common.atomic import atomic_path
-from .leaderboard import _exponent, leaderboard_rows, metric_order
+from ..metrics import all_specs, primary_spec
+from ..metrics.mouth import mouth_points
+from .table import better, display_factor, leaderboard_rows, metric_order, scale_notation, spec
 
 
 def _pyplot():
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 (lazy: matplotlib: 0.1-0.4 s)
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (lazy: matplotlib: 0.1-0.4 s)
 
     return plt
 
 
 def _save(fig, out: Path, rect=None) -> Path:
     """Lay out, write at 110 dpi and free the figure."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (lazy: matplotlib: 0.1-0.4 s)
 
     if rect is None:
         fig.tight_layout()
@@ -31,13 +37,6 @@ def _save(fig, out: Path, rect=None) -> Path:
         fig.savefig(temporary, dpi=110, format=Path(out).suffix.lstrip(".") or "png")
     plt.close(fig)
     return out
-
-
-def _title(metric: str) -> str:
-    """The metric's display title, from its spec (histalk_bench.metrics)."""
-    from ..metrics import METRICS
-
-    return METRICS.get(metric).title if metric in METRICS else metric.upper()
 
 
 def _absolute(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -58,32 +57,32 @@ def _ranked_names(scores: list[dict]) -> list[str]:
 
 
 def plot_metric_bars(scores: list[dict], out: Path) -> Path:
-    """One panel per metric: display-scaled value per model (best LVE first) with its 95% CI."""
+    """One panel per core metric: display-scaled value per model (best first) with its 95% CI; a signed
+    metric is drawn as its distance to 0, each bar marked with its sign."""
     plt = _pyplot()
     rows = leaderboard_rows(scores)
-    scale = scores[0]["display_scale"]
     colours = model_colours(_ranked_names(scores))
-    metrics = metric_order()
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.0 * len(metrics), 3.4))
-    for ax, metric in zip(axes, metrics):
-        values = np.asarray([r[metric] for r in rows]) * scale[metric]
-        ci_low = np.asarray([r[f"{metric}_ci_low"] for r in rows]) * scale[metric]
-        ci_high = np.asarray([r[f"{metric}_ci_high"] for r in rows]) * scale[metric]
+    metrics = [spec(name) for name in metric_order()]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.0 * len(metrics), 3.4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        scale = display_factor(scores, metric)
+        values = np.asarray([r[metric.name] for r in rows]) * scale
+        ci_low = np.asarray([r[f"{metric.name}_ci_low"] for r in rows]) * scale
+        ci_high = np.asarray([r[f"{metric.name}_ci_high"] for r in rows]) * scale
         signs = np.sign(values)
-        if metric == "fdd":  # signed: the best model is the one closest to 0, so plot the distance
+        if metric.signed:  # the best model is the one closest to 0, so plot the distance
             values, ci_low, ci_high = _absolute(values, ci_low, ci_high)
         ax.bar(range(len(rows)), values, yerr=[np.maximum(values - ci_low, 0), np.maximum(ci_high - values, 0)],
                color=[colours[r["model"]] for r in rows], capsize=4, width=0.7)
-        if metric == "fdd":
+        if metric.signed:
             for x, (top, sign) in enumerate(zip(np.maximum(values, ci_high), signs)):
                 ax.annotate("+" if sign > 0 else "\u2212" if sign < 0 else "0", (x, top), ha="center",
                             va="bottom", fontsize=9, xytext=(0, 2), textcoords="offset points")
-            ax.set_xlabel("+: upper face stiller than GT, \u2212: livelier", fontsize=7)
+            ax.set_xlabel(metric.sign, fontsize=7)
         ax.set_xticks(range(len(rows)), [r["model"] for r in rows], rotation=30 if len(rows) > 2 else 0,
                       ha="right" if len(rows) > 2 else "center")
-        better = "higher" if scores[0]["higher_is_better"][metric] else "lower"
-        title = "|FDD| (distance to 0)" if metric == "fdd" else _title(metric)
-        ax.set_title(f"{title}{_exponent(scale[metric])}\n{better} is better", fontsize=9)
+        title = f"|{metric.title}|" if metric.signed else metric.title
+        ax.set_title(f"{title}{scale_notation(scale)}\n{better(metric)} is better", fontsize=9)
         ax.axhline(0, color="black", linewidth=0.6)
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", alpha=0.3)
@@ -92,20 +91,22 @@ def plot_metric_bars(scores: list[dict], out: Path) -> Path:
     return _save(fig, out)
 
 
-def plot_per_subject_lve(scores: list[dict], out: Path) -> Path:
-    """Grouped bars: display-scaled LVE per test subject and model."""
+def plot_per_subject(scores: list[dict], out: Path) -> Path:
+    """Grouped bars: the display-scaled primary metric per test subject and model."""
     plt = _pyplot()
+    primary = primary_spec()
     subjects = sorted({s for sc in scores for s in sc["per_subject"]})
-    scale = scores[0]["display_scale"]["lve"]
+    scale = display_factor(scores, primary)
     names = _ranked_names(scores)
     colours = model_colours(names)
     by_name = {sc["model"]: sc for sc in scores}
     fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(subjects) + 2), 3.8))
-    ticks = _grouped_bars(ax, names, colours, lambda name: [by_name[name]["per_subject"].get(s, {}).get("lve")
+    ticks = _grouped_bars(ax, names, colours, lambda name: [by_name[name]["per_subject"].get(s, {}).get(primary.name)
                                                             for s in subjects], scale)
     ax.set_xticks(ticks, subjects, rotation=20 if len(subjects) > 3 else 0, ha="right" if len(subjects) > 3 else "center",
                   fontsize=8)
-    _style_lve_axes(ax, scale, f"LVE per subject ({scores[0]['dataset']} / {scores[0]['split']}, lower is better)")
+    _style_axes(ax, primary, scale, f"{primary.title} per subject ({scores[0]['dataset']} / {scores[0]['split']}, "
+                                    f"{better(primary)} is better)")
     ax.legend(fontsize=8, frameon=False)
     return _save(fig, out)
 
@@ -122,8 +123,8 @@ def _grouped_bars(ax, names: list[str], colours: dict, values_of, scale: float) 
     return np.arange(n_groups) + width * (len(names) - 1) / 2
 
 
-def _style_lve_axes(ax, scale: float, title: str) -> None:
-    ax.set_ylabel(f"LVE{_exponent(scale)}")
+def _style_axes(ax, metric, scale: float, title: str) -> None:
+    ax.set_ylabel(f"{metric.title}{scale_notation(scale)}")
     ax.set_title(title, fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", alpha=0.3)
@@ -148,8 +149,6 @@ def plot_lip_opening(cache, predictions: dict[str, object], out: Path, split: st
     """Per-frame mouth opening (the metrics' definition, :mod:`histalk_bench.metrics.mouth`) of ground
     truth vs each model for a few sequences of ``split`` (one per subject first); for conditioned
     predictions the first condition."""
-    from ..metrics.mouth import mouth_points
-
     plt = _pyplot()
     refs = _example_refs(cache, split, n_sequences)
     mouth = mouth_points(cache)
@@ -185,54 +184,85 @@ def plot_lip_opening(cache, predictions: dict[str, object], out: Path, split: st
     return _save(fig, out, rect=(0, 0.3 * rows / height, 1, 1 - 0.4 / height))
 
 
-def plot_viseme_lve(scores: list[dict], out: Path) -> Path:
-    """Grouped bars: display-scaled LVE per viseme class (x) and model (bars); absent classes are empty."""
-    from ..metrics.visemes import CLASSES
+def breakdowns(table: str = "phonetic") -> dict[str, list]:
+    """metric name -> the specs of ``table`` that break it down (their ``scale_like``), e.g. LVE per
+    viseme class; only metrics broken down into at least two parts."""
+    groups: dict[str, list] = {}
+    for metric in all_specs(table):
+        if metric.scale_like:
+            groups.setdefault(metric.scale_like, []).append(metric)
+    return {name: parts for name, parts in groups.items() if len(parts) > 1}
 
+
+def plot_breakdown(scores: list[dict], base: str, parts: list, out: Path) -> Path:
+    """Grouped bars: the display-scaled parts of metric ``base`` (x, by title) per model (bars);
+    absent parts are empty."""
     plt = _pyplot()
     names = _ranked_names(scores)
     colours = model_colours(names)
     by_name = {sc["model"]: sc for sc in scores}
-    scale = scores[0]["display_scale"].get("lve_bilabial", scores[0]["display_scale"]["lve"])
-    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(CLASSES) + 2), 3.8))
-    ticks = _grouped_bars(ax, names, colours, lambda name: [by_name[name]["metrics"].get(f"lve_{c}") for c in CLASSES], scale)
-    ax.set_xticks(ticks, CLASSES, fontsize=9)
-    _style_lve_axes(ax, scale, f"LVE per viseme class ({scores[0]['dataset']} / {scores[0]['split']}, lower is better)")
+    whole = spec(base)
+    scale = display_factor(scores, parts[0])
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(parts) + 2), 3.8))
+    ticks = _grouped_bars(ax, names, colours, lambda name: [by_name[name]["metrics"].get(p.name) for p in parts], scale)
+    ax.set_xticks(ticks, [p.title for p in parts], fontsize=9)
+    _style_axes(ax, whole, scale, f"{whole.title} by part ({scores[0]['dataset']} / {scores[0]['split']}, "
+                                  f"{better(whole)} is better)")
     ax.legend(fontsize=8, frameon=False)
     return _save(fig, out)
 
 
-def plot_offsets(scores: list[dict], out: Path) -> Path:
-    """Per model: the per-sequence lip-sync offsets (dots) and the pooled offset (bar), in ms."""
+def plot_per_sequence(scores: list[dict], metric, out: Path) -> Path:
+    """Per model: ``metric``'s per-sequence values (dots) and its pooled value (bar), raw units (a
+    signed metric: the y range is symmetric about 0)."""
     plt = _pyplot()
     names = _ranked_names(scores)
     colours = model_colours(names)
     by_name = {sc["model"]: sc for sc in scores}
     fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(names) + 2), 3.6))
     rng = np.random.default_rng(0)  # fixed horizontal jitter
-    extent = 100.0  # ms: the y range is at least +-100 ms so that small offsets look small
+    extent = 0.0
     for i, name in enumerate(names):
-        offsets = np.asarray([r.get("lipsync_offset_ms") for r in by_name[name].get("per_sequence", [])
-                              if r.get("lipsync_offset_ms") is not None], dtype=np.float64)
-        if offsets.size:
-            ax.scatter(i + rng.uniform(-0.15, 0.15, offsets.size), offsets, s=12, color=colours[name], alpha=0.7)
-            extent = max(extent, 1.1 * float(np.abs(offsets).max()))
-        pooled = by_name[name]["metrics"].get("lipsync_offset_ms")
+        values = np.asarray([r.get(metric.name) for r in by_name[name].get("per_sequence", [])
+                             if r.get(metric.name) is not None], dtype=np.float64)
+        if values.size:
+            ax.scatter(i + rng.uniform(-0.15, 0.15, values.size), values, s=12, color=colours[name], alpha=0.7)
+            extent = max(extent, 1.1 * float(np.abs(values).max()))
+        pooled = by_name[name]["metrics"].get(metric.name)
         if pooled is not None:
             ax.hlines(pooled, i - 0.3, i + 0.3, color="black", linewidth=2)
+            extent = max(extent, 1.1 * abs(pooled))
         else:
-            ax.text(i, 0, "no offset\n(no positive\ncorrelation)", ha="center", va="center", fontsize=7, color="grey")
-    ax.set_ylim(-extent, extent)
+            ax.text(i, 0, "absent", ha="center", va="center", fontsize=7, color="grey")
+    if metric.signed:
+        extent = extent or 1.0
+        ax.set_ylim(-extent, extent)
     ax.set_xlim(-0.6, len(names) - 0.4)
     ax.axhline(0, color="grey", linewidth=0.6)
     ax.set_xticks(range(len(names)), names, rotation=30 if len(names) > 2 else 0, ha="right" if len(names) > 2 else "center")
-    ax.set_ylabel("offset (ms, + = model late)")
-    ax.set_title("Lip-sync offset per sequence (dots) and pooled (bar)", fontsize=10)
+    ax.set_ylabel(metric.units, fontsize=9)
+    ax.set_title(f"{metric.title}: per sequence (dots), pooled (bar)\n{better(metric)} is better", fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, out)
 
 
 def plot_phonetic(scores: list[dict], folder: Path) -> list[Path]:
-    """The phonetic plots into ``folder``: lve_per_viseme.png and lipsync_offsets.png."""
-    return [plot_viseme_lve(scores, folder / "lve_per_viseme.png"), plot_offsets(scores, folder / "lipsync_offsets.png")]
+    """The phonetic plots into ``folder``: ``<metric>_by_part.png`` for each metric the phonetic table
+    breaks down (e.g. lve_by_part.png, LVE per viseme class) and ``<metric>_per_sequence.png`` for
+    each signed phonetic metric (e.g. the lip-sync offset)."""
+    written = [plot_breakdown(scores, base, parts, folder / f"{base}_by_part.png")
+               for base, parts in breakdowns("phonetic").items()]
+    written += [plot_per_sequence(scores, metric, folder / f"{metric.name}_per_sequence.png")
+                for metric in all_specs("phonetic") if metric.signed]
+    return written
+
+
+def write_score_plots(scores: list[dict], folder: Path, phonetic: bool = False) -> list[Path]:
+    """The plots that need only scores: metrics.png, ``<primary>_per_subject.png`` and, with
+    ``phonetic``, :func:`plot_phonetic`'s."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [plot_metric_bars(scores, folder / "metrics.png"),
+               plot_per_subject(scores, folder / f"{primary_spec().name}_per_subject.png")]
+    return written + (plot_phonetic(scores, folder) if phonetic else [])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
+import platform
 import time
-from pathlib import Path
+from importlib import metadata
 
 import numpy as np
 
@@ -15,28 +15,21 @@ from ..cache import Cache
 from ..common.atomic import write_text_atomic
 from ..common.errors import UserError
 from ..datasets.base import dataset_facts
-from ..metrics import METRICS, all_specs, display_scale
+from ..metrics import all_specs, display_scale
 from ..metrics.accumulate import MetricAccumulator, as_reported
 from ..metrics.bootstrap import confidence_intervals
 from ..metrics.mouth import mouth_points
+from ..metrics.phonetic import phonetic_parameters
+from ..common.version import git_commit
+from ..metrics.spec import FRAMES
 from ..predict.sources import open_predictions
-
-
-def _git_commit() -> str | None:
-    """The package checkout's commit (None outside a git checkout)."""
-    try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                                text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 def required_regions(cache: Cache) -> tuple[np.ndarray, np.ndarray]:
     regions = cache.regions()
     missing = [name for name in ("lip", "upper_face") if name not in regions]
     if missing:
-        raise UserError(f"the cache has no {' and '.join(missing)} region, so LVE/FDD cannot be computed: "
+        raise UserError(f"the cache has no {' and '.join(missing)} region, so the lip and upper-face metrics cannot be computed: "
                         + dataset_facts(cache.dataset).region_help, cache.path)
     for name in ("lip", "upper_face"):
         ids = regions[name]
@@ -70,30 +63,24 @@ def _metric_fields(accumulator: MetricAccumulator, dataset: str, seed: int) -> d
         "ci95": confidence_intervals(accumulator.arrays(), seed=seed),
         "display_scale": scale,
         "display": {"scale": scale, "values": {k: None if v is None else v * scale[k] for k, v in values.items()},
-                    "note": "papers print value * scale (e.g. LVE x1e-5 on VOCASET); 'metrics' holds raw values"},
+                    "note": "papers print value * scale (the dataset's display scale); 'metrics' holds raw values"},
         "higher_is_better": {s.name: s.higher_is_better for s in specs},
         "metric_versions": {s.name: s.version for s in specs},
-        "metric_info": {s.name: {"title": s.title, "units": s.units, "table": s.table, "description": s.description}
-                        for s in specs},
+        "metric_info": {s.name: {"title": s.title, "units": s.units, "table": s.table, "description": s.description,
+                                 "sign": s.sign, "note": s.note} for s in specs},
     }
 
 
 def _phonetic_fields(mouth, with_tiers: int, n_sequences: int) -> dict:
     """How the phonetic metrics were computed (or why they are absent)."""
-    from ..metrics.lipsync import MAX_LAG_S
-    from ..metrics.phonetic import CLOSURE_TOLERANCE
-    from ..metrics.visemes import ARPABET_CLASSES, VISEME_VERSION
-
     notes = []
     if with_tiers == 0:
-        notes.append("no sequence has a phone tier: per-viseme LVE and the closure rate are absent (prepare with --aligner)")
+        notes.append("no sequence has a phone tier: the metrics that need phone times are absent (prepare with --aligner)")
     if mouth is None:
         notes.append("no mouth points (no lip region): the mouth-opening metrics are absent")
     return {"sequences_with_phones": with_tiers, "n_sequences": n_sequences,
             "mouth_opening": None if mouth is None else mouth.info(),
-            "viseme_classes": {**{k: list(v) for k, v in ARPABET_CLASSES.items()}, "other": "every other phone"},
-            "viseme_version": VISEME_VERSION, "closure_tolerance": CLOSURE_TOLERANCE,
-            "max_lag_ms": MAX_LAG_S * 1000.0, "notes": notes}
+            **phonetic_parameters(), "notes": notes}
 
 
 def ground_truth(cache: Cache, ref) -> np.ndarray:
@@ -115,9 +102,6 @@ def ground_truth(cache: Cache, ref) -> np.ndarray:
 
 def run_environment() -> dict:
     """python, numpy and torch versions (torch read from package metadata, not imported)."""
-    import platform
-    from importlib import metadata
-
     try:
         torch_version = metadata.version("torch")
     except metadata.PackageNotFoundError:
@@ -156,13 +140,10 @@ def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, al
             "dataset": cache.dataset,
             "split": split,
             "n_sequences": len(accumulator.rows),
-            "n_frames": int(sum(r["frames"] for r in accumulator.rows)),
+            "n_frames": int(sum(r[FRAMES] for r in accumulator.rows)),
             "missing_sequences": missing,
             "unmatched_files": getattr(source, "unmatched", []),
             **_metric_fields(accumulator, cache.dataset, seed),
-            "lrp": {"threshold": threshold, "threshold_units": "data units (VOCASET: metres)",
-                    "definition": METRICS.get("lrp").description,
-                    "note": "NOT comparable with published LRP (SelfTalk/HiSTalk): their definition is unpublished"},
             "phonetic": _phonetic_fields(mouth, with_tiers, len(accumulator.rows)),
             "regions": cache.region_info(),
             "per_subject": accumulator.per_subject(),
@@ -170,7 +151,7 @@ def evaluate(pred: str | os.PathLike, data: str | os.PathLike, split: str, *, al
             "statistics": {k: v.tolist() for k, v in accumulator.arrays().items()},
             "provenance": {"cache": cache.provenance(), "predictions": made_from, "environment": run_environment()},
             "package_version": __version__,
-            "git_commit": _git_commit(),
+            "git_commit": git_commit(),
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "options": {"pred": str(pred), "data": str(data), "split": split, "allow_missing": allow_missing,
                         "lrp_threshold": threshold, "bootstrap_seed": seed},

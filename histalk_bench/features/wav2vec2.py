@@ -15,6 +15,7 @@ only with utterances of identical length to keep the features exactly those of s
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 from pathlib import Path
@@ -23,6 +24,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from ..common.errors import UserError
+from ..common.hub import download_command
 from .base import FeatureExtractorBase
 
 DEFAULT_MODEL = "facebook/wav2vec2-base-960h"
@@ -37,8 +39,6 @@ def normalise(audio: np.ndarray) -> np.ndarray:
 
 
 def missing_weights_message(model: str) -> str:
-    from ..common.hub import download_command
-
     folder = Path(model).name if "/" in model else model
     return (f"wav2vec2 weights '{model}' are not available offline; on a machine with network run "
             f"'{download_command(model, folder)}', copy that folder here and pass "
@@ -60,8 +60,6 @@ def hub_reachable(timeout_s: float = _HUB_PROBE_TIMEOUT_S) -> bool:
 
 def weights_fingerprint(folder: Path, block: int = 1 << 20) -> str:
     """Short sha256 over config.json and, per weight file, its size and first/last MiB (fast)."""
-    import hashlib
-
     digest = hashlib.sha256()
     for path in sorted(folder.iterdir()):
         if path.name == "config.json" or path.suffix in (".safetensors", ".bin", ".pt", ".pth"):
@@ -77,8 +75,8 @@ def weights_fingerprint(folder: Path, block: int = 1 << 20) -> str:
 
 def load_wav2vec2(model: str | None = None, allow_download: bool = False):
     """A frozen-CNN ``Wav2Vec2Model`` in eval mode from a local folder, the HF cache or the hub."""
-    from transformers import Wav2Vec2Model
-    from transformers.utils import logging as hf_logging
+    from transformers import Wav2Vec2Model  # noqa: PLC0415 (lazy: transformers: ~0.7 s)
+    from transformers.utils import logging as hf_logging  # noqa: PLC0415 (lazy: transformers: ~0.7 s)
 
     model = str(model or DEFAULT_MODEL)
     path = Path(model).expanduser()
@@ -118,7 +116,7 @@ class Wav2Vec2Extractor(FeatureExtractorBase):
 
     def __init__(self, model: str | None = None, layer: int | None = None, device: str | None = None,
                  batch_size: int = 8, wav2vec2_model: str | None = None, **_options):
-        import torch
+        import torch  # noqa: PLC0415 (lazy: torch: ~1.1 s)
 
         self.model_name = str(wav2vec2_model or model or DEFAULT_MODEL)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -143,7 +141,7 @@ class Wav2Vec2Extractor(FeatureExtractorBase):
                 "hidden": int(cfg.hidden_size), "layers": int(cfg.num_hidden_layers), "normalised": True, "rate": RATE}
 
     def n_frames(self, n_samples: int) -> int:
-        import torch
+        import torch  # noqa: PLC0415 (lazy: torch: ~1.1 s)
 
         return int(self.network._get_feat_extract_output_lengths(torch.tensor(int(n_samples))).item())
 
@@ -166,7 +164,7 @@ class Wav2Vec2Extractor(FeatureExtractorBase):
 
     def extract_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
         """One float32 array per input (see class docstring for shapes)."""
-        import torch
+        import torch  # noqa: PLC0415 (lazy: torch: ~1.1 s)
 
         lengths = [int(np.asarray(a).size) for a in audios]
         too_short = [i for i, n in enumerate(lengths) if n < 400]

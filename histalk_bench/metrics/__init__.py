@@ -6,7 +6,7 @@ units, title, display scale) and one ``METRICS.register`` line below (docs/metri
 """
 
 from ..registry import Registry
-from .spec import check_spec
+from .spec import check_spec, check_statistics
 
 METRICS = Registry("metric", contract=check_spec)
 METRICS.register("lve", "histalk_bench.metrics.core:LVE", help="lip vertex error (max squared, pooled frames)")
@@ -25,13 +25,19 @@ METRICS.register("opening_corr", "histalk_bench.metrics.lipsync:OPENING_CORRELAT
 
 
 def all_specs(table: str | None = None) -> list:
-    """Every registered spec (optionally of one table: 'core' or 'phonetic'), in display order."""
-    specs = sorted((METRICS.get(name) for name in METRICS.names()), key=lambda s: (s.order, s.name))
+    """Every registered spec (optionally of one table: 'core' or 'phonetic'), in display order; their
+    statistic names checked against each other (:func:`~.spec.check_statistics`)."""
+    specs = check_statistics(sorted((METRICS.get(name) for name in METRICS.names()), key=lambda s: (s.order, s.name)))
     return [s for s in specs if table is None or s.table == table]
 
 
 def core_specs() -> list:
     return all_specs("core")
+
+
+def primary_spec():
+    """The metric that ranks models: the first of the core table (LVE unless a spec orders itself first)."""
+    return all_specs("core")[0]
 
 
 def display_scale(dataset: str) -> dict[str, float]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import all_specs
-from .spec import EvalContext, SequenceView
+from .spec import FRAMES, N_CONDITIONS, EvalContext, SequenceView, compute_statistics
 
 
 def pooled(stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -43,25 +43,21 @@ class MetricAccumulator:
         return self.context.lrp_threshold
 
     def statistics(self, pred: np.ndarray, gt: np.ndarray, template: np.ndarray, phones=None) -> dict:
-        """Sufficient statistics of every registered metric for one prediction."""
-        view = SequenceView(pred, gt, template, self.context, phones)
-        stats: dict = {}
-        for spec in self.specs:
-            stats.update(spec.compute(view))
-        return stats
+        """Sufficient statistics of every registered metric for one prediction (and ``frames``)."""
+        return compute_statistics(self.specs, SequenceView(pred, gt, template, self.context, phones))
 
     def update(self, subject: str, sentence: str, predictions: dict, gt: np.ndarray, template: np.ndarray,
                phones: list | None = None) -> dict:
         per_condition = [self.statistics(p, gt, template, phones) for p in predictions.values()]
         row = {key: np.mean([np.asarray(s[key], dtype=np.float64) for s in per_condition], axis=0)
                for key in per_condition[0]}
-        row["n_conditions"] = len(per_condition)
+        row[N_CONDITIONS] = len(per_condition)
         self.keys.append((subject, sentence))
         self.rows.append(row)
         return row
 
     def arrays(self, mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        keys = [k for k in self.rows[0] if k != "n_conditions"] if self.rows else []
+        keys = [k for k in self.rows[0] if k != N_CONDITIONS] if self.rows else []
         out = {key: np.asarray([row[key] for row in self.rows], dtype=np.float64) for key in keys}
         return out if mask is None else {k: v[mask] for k, v in out.items()}
 
@@ -74,9 +70,9 @@ class MetricAccumulator:
     def per_sequence(self) -> list[dict]:
         out = []
         for (subject, sentence), row in zip(self.keys, self.rows):
-            single = pooled({k: np.asarray(v)[None] for k, v in row.items() if k != "n_conditions"})
-            out.append({"subject": subject, "sentence": sentence, "frames": int(row["frames"]),
-                        "n_conditions": int(row["n_conditions"]), **{k: as_reported(v) for k, v in single.items()}})
+            single = pooled({k: np.asarray(v)[None] for k, v in row.items() if k != N_CONDITIONS})
+            out.append({"subject": subject, "sentence": sentence, FRAMES: int(row[FRAMES]),
+                        N_CONDITIONS: int(row[N_CONDITIONS]), **{k: as_reported(v) for k, v in single.items()}})
         return out
 
     def per_subject(self) -> dict[str, dict[str, float | None]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .accumulate import pooled
+from .spec import FRAMES
 
 N_RESAMPLES = 1000
 
@@ -26,7 +27,7 @@ def confidence_intervals(stats: dict[str, np.ndarray], seed: int = 0, level: flo
     """Percentile CI per metric, resampling sequences with replacement (LVE pools the resampled frames);
     None for an absent metric.  Resamples where a metric is undefined (e.g. no bilabial phone drawn)
     are left out of its interval."""
-    n = len(stats["frames"])
+    n = len(stats[FRAMES])
     index = _indices(n, seed)
     resampled = pooled({k: v[index] for k, v in stats.items()})
     alpha = (1 - level) / 2 * 100
@@ -39,7 +40,7 @@ def paired_test(stats_a: dict[str, np.ndarray], stats_b: dict[str, np.ndarray], 
     The same resampled sequence sets are applied to both models; p is twice the smaller fraction
     of resampled differences on either side of zero (the smallest level at which the percentile
     interval of the difference excludes 0), capped at 1; its resolution is 1/n_resamples."""
-    n = len(stats_a["frames"])
+    n = len(stats_a[FRAMES])
     index = _indices(n, seed)
     diff = pooled({k: v[index] for k, v in stats_a.items()})[metric] - pooled({k: v[index] for k, v in stats_b.items()})[metric]
     observed = float(pooled(stats_a)[metric] - pooled(stats_b)[metric])

@@ -75,18 +75,21 @@ def _offset(stats: dict) -> np.ndarray:
 STATISTICS = ("xcorr_wsum", "xcorr_n", "frame_ms")
 
 OFFSET = MetricSpec(
-    "lipsync_offset_ms", "1.0", False, "ms (positive = model late)", "lip-sync offset (ms, + = late)",
-    f"lag (|lag| <= {MAX_LAG_S * 1000:g} ms) maximising the pooled cross-correlation of predicted and "
-    "ground-truth mouth opening; positive = the prediction lags the ground truth; closer to 0 is better",
-    STATISTICS, _stats, _offset, {}, table="phonetic", order=400)
+    name="lipsync_offset_ms", version="1.0", higher_is_better=False, units="ms (positive = model late)",
+    title="lip-sync offset (ms, + = late)",
+    description=f"lag (|lag| <= {MAX_LAG_S * 1000:g} ms) maximising the pooled cross-correlation of predicted "
+                "and ground-truth mouth opening; positive = the prediction lags the ground truth; closer to 0 "
+                "is better",
+    statistics=STATISTICS, compute=_stats, pool=_offset, sign="+: model late, \u2212: model early",
+    table="phonetic", order=400)
 
 CORRELATION = MetricSpec(
-    "lipsync_corr", "1.0", True, "Pearson r", "opening corr. at best lag",
-    "pooled Pearson correlation of predicted and ground-truth mouth opening at the lip-sync offset",
-    STATISTICS, _stats, lambda s: _best(s)[1], {}, table="phonetic", order=410)
+    name="lipsync_corr", version="1.0", higher_is_better=True, units="Pearson r", title="opening corr. at best lag",
+    description="pooled Pearson correlation of predicted and ground-truth mouth opening at the lip-sync offset",
+    statistics=STATISTICS, compute=_stats, pool=lambda s: _best(s)[1], table="phonetic", order=410)
 
 OPENING_CORRELATION = MetricSpec(
-    "opening_corr", "1.0", True, "Pearson r", "opening corr. (lag 0)",
-    "pooled Pearson correlation of predicted and ground-truth mouth opening without shift",
-    STATISTICS, _stats, lambda s: pooled_curve(s)[..., pooled_curve(s).shape[-1] // 2], {},
+    name="opening_corr", version="1.0", higher_is_better=True, units="Pearson r", title="opening corr. (lag 0)",
+    description="pooled Pearson correlation of predicted and ground-truth mouth opening without shift",
+    statistics=STATISTICS, compute=_stats, pool=lambda s: pooled_curve(s)[..., pooled_curve(s).shape[-1] // 2],
     table="phonetic", order=420)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .lipsync import MAX_LAG_S
 from .spec import MetricSpec, SequenceView, ratio
-from .visemes import CLASSES, VISEME_VERSION, phone_frames, label_classes
+from .visemes import ARPABET_CLASSES, CLASSES, VISEME_VERSION, label_classes, phone_frames
 
 # A bilabial phone counts as closed when the predicted opening comes within this fraction of the
 # ground truth's opening range (max - min over the sequence) of the ground truth's minimum
@@ -35,12 +36,13 @@ def viseme_lve_spec(cls: str, order: int) -> MetricSpec:
     """LVE pooled over the frames inside phones of viseme class ``cls``."""
     frames, total = f"frames_{cls}", f"lve_sum_{cls}"
     return MetricSpec(
-        f"lve_{cls}", VISEME_VERSION, False, "squared data units", f"LVE {cls}",
-        f"LVE (max lip-vertex squared error per frame) pooled over the frames inside {cls} phones "
-        "(viseme table: docs/metrics.md)",
-        (frames, total), _viseme_stats(cls),
-        lambda s: ratio(s[total].sum(axis=-1), s[frames].sum(axis=-1)),
-        {}, table="phonetic", order=order, scale_like="lve")
+        name=f"lve_{cls}", version=VISEME_VERSION, higher_is_better=False, units="squared data units",
+        title=f"LVE {cls}",
+        description=f"LVE (max lip-vertex squared error per frame) pooled over the frames inside {cls} phones "
+                    "(viseme table: docs/metrics.md)",
+        statistics=(frames, total), compute=_viseme_stats(cls),
+        pool=lambda s: ratio(s[total].sum(axis=-1), s[frames].sum(axis=-1)),
+        table="phonetic", order=order, scale_like="lve")
 
 
 LVE_BILABIAL, LVE_LABIODENTAL, LVE_ROUNDED, LVE_OPEN, LVE_OTHER = (viseme_lve_spec(cls, 200 + i) for i, cls in enumerate(CLASSES))
@@ -71,10 +73,19 @@ def _closure_stats(view: SequenceView) -> dict:
 
 
 CLOSURE = MetricSpec(
-    "closure_rate", "1.0", True, "percent of p/b/m phones", "bilabial closure (%)",
-    "percentage of p/b/m phones during which the predicted mouth opening comes within "
-    f"{CLOSURE_TOLERANCE:g} x the ground truth's opening range (over the sequence) of the ground truth's "
-    "minimum opening during the phone",
-    ("bilabial_phones", "closure_hits"), _closure_stats,
-    lambda s: 100.0 * ratio(s["closure_hits"].sum(axis=-1), s["bilabial_phones"].sum(axis=-1)),
-    {}, table="phonetic", order=300)
+    name="closure_rate", version="1.0", higher_is_better=True, units="percent of p/b/m phones",
+    title="bilabial closure (%)",
+    description="percentage of p/b/m phones during which the predicted mouth opening comes within "
+                f"{CLOSURE_TOLERANCE:g} x the ground truth's opening range (over the sequence) of the ground "
+                "truth's minimum opening during the phone",
+    statistics=("bilabial_phones", "closure_hits"), compute=_closure_stats,
+    pool=lambda s: 100.0 * ratio(s["closure_hits"].sum(axis=-1), s["bilabial_phones"].sum(axis=-1)),
+    table="phonetic", order=300)
+
+
+def phonetic_parameters() -> dict:
+    """How the phonetic metrics are computed (recorded in scores.json): viseme classes and version,
+    the closure tolerance and the largest lip-sync lag."""
+    return {"viseme_classes": {**{k: list(v) for k, v in ARPABET_CLASSES.items()}, "other": "every other phone"},
+            "viseme_version": VISEME_VERSION, "closure_tolerance": CLOSURE_TOLERANCE,
+            "max_lag_ms": MAX_LAG_S * 1000.0}

@@ -21,6 +21,8 @@ import re
 
 import numpy as np
 
+from ..align.lexicon import ARPABET, ESPEAK_TO_ARPABET
+
 VISEME_VERSION = "1.0"
 CLASSES = ("bilabial", "labiodental", "rounded", "open", "other")
 ARPABET_CLASSES = {
@@ -40,16 +42,12 @@ def _arpabet(label: str) -> str:
 
 def is_arpabet_tier(labels: list[str]) -> bool:
     """True when every non-silence label is ARPAbet (stress digits and case ignored)."""
-    from ..align.lexicon import ARPABET
-
     spoken = [label for label in labels if label.strip().lower() not in SILENCE]
     return bool(spoken) and all(_arpabet(label) in ARPABET for label in spoken)
 
 
 def label_classes(labels: list[str]) -> np.ndarray:
     """(N,) class index into :data:`CLASSES` per label, -1 for silence."""
-    from ..align.lexicon import ESPEAK_TO_ARPABET
-
     arpabet = is_arpabet_tier(labels)
     out = np.full(len(labels), -1, dtype=np.int64)
     for i, label in enumerate(labels):

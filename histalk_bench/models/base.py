@@ -11,8 +11,9 @@ speaker whose style was used (the per-condition protocol for unseen speakers).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -32,6 +33,19 @@ class AudioPredictor(Protocol):
     name: str
 
     def predict_audio(self, audio_16k: np.ndarray, template: np.ndarray, condition: str | None = None) -> np.ndarray: ...
+
+
+@dataclass
+class SpeechBackbone:
+    """The wav2vec2-style network an audio predictor runs on new audio (a transformers
+    ``Wav2Vec2Model``: ``.config``, ``.encoder.layers``, ``.feature_extractor.conv_layers``), as
+    :func:`histalk_bench.predict.backbone.configure_backbone` speeds it up for ``--backbone``."""
+
+    network: Any
+    install: Callable[[Any], None]  # hands the truncated / quantized network back to the predictor
+    last_state: int | None = None  # the hidden state the model reads: later layers are dropped (exact); None: all
+    default_mode: str = "fp32"  # what --backbone auto means: int8 only where its effect was measured
+    name: str = "wav2vec2 backbone"  # how the notes name it
 
 
 class ModelEntry:
@@ -84,27 +98,61 @@ class ModelEntry:
                             f"'{self.name}' ({self.name}={parts}), got {len(paths)}")
         return dict(zip(self.checkpoint_parts, paths))
 
-    def prediction_options(self, options: dict) -> dict:
-        """``options`` checked against what this model reads generically: ``seed`` only for a
-        stochastic model (its ``default_seed`` filled in, so the provenance records the seed used),
-        weight-file options only among ``checkpoint_parts``; anything else is left to the model."""
+    def prediction_options(self, options: dict, run_dir=None, checkpoint=None, labels: dict | None = None) -> dict:
+        """``options`` (None values dropped) for :meth:`load_predictor`/:meth:`load_audio_predictor`,
+        after :meth:`refuse_options` ('predict', with ``run_dir`` and ``checkpoint``); a stochastic
+        model's ``default_seed`` filled in, so the provenance records the seed used."""
         options = {key: value for key, value in options.items() if value is not None}
-        if "seed" in options and not self.stochastic:
-            raise UserError(f"model '{self.name}' is deterministic: --seed would not change its predictions; drop it")
+        self.refuse_options("predict", {"run_dir": run_dir, "checkpoint": checkpoint, **options},
+                            {"run_dir": "--run", **(labels or {})})
         if self.stochastic:
             options.setdefault("seed", self.default_seed)
-        for key in options:
-            if key.endswith("checkpoint") and key not in self.checkpoint_parts:
-                raise UserError(f"model '{self.name}' loads no {key.replace('_', '-')} file: drop "
-                                f"--{key.replace('_', '-')}")
         return options
 
-    def refuse_options(self, run_dir=None, checkpoint=None, **options) -> None:
-        """For models without weights or prediction options: a given one is an error, never ignored."""
-        if run_dir or checkpoint:
-            raise UserError(f"model '{self.name}' has no weights: drop --run/--checkpoint")
-        if options:
-            raise UserError(f"model '{self.name}' takes no prediction option(s): {', '.join(sorted(options))}")
+    # options a configuration may read beyond the shared ones (train: the training loop's; predict:
+    # run_dir, checkpoint, device, the checkpoint_parts and a stochastic model's seed); any other
+    # given option is refused by unused_options()
+    train_reads: tuple[str, ...] = ()
+    predict_reads: tuple[str, ...] = ()
+    has_weights: bool = True  # False: predictions load no run or checkpoint (--run/--checkpoint are refused)
+
+    def unused_options(self, command: str, options: dict) -> dict[str, str]:
+        """{name: why it would change nothing} for the options a user gave to ``command`` ('train'
+        or 'predict'; ``options`` maps names to values) under the configuration they choose; the
+        caller refuses each in one line (common.errors.refuse_unused).  Override to add
+        configuration-specific reasons (call super() for the declared-options check)."""
+        if command == "train":
+            from .training import TrainOptions
+
+            shared = set(TrainOptions.__dataclass_fields__)
+            return {name: f"is not read by {self.name} training" for name in options
+                    if name not in shared and name not in self.train_reads}
+        if command != "predict":
+            raise ValueError(f"unknown command '{command}'")
+        reads = {"run_dir", "checkpoint", "device", *self.checkpoint_parts, *self.predict_reads,
+                 *(("seed",) if self.stochastic else ())}
+        reasons = {name: f"is not read by {self.name} predictions" for name in options if name not in reads}
+        for name in options:
+            if name.endswith("checkpoint") and name not in reads:
+                reasons[name] = f"does not apply: model '{self.name}' loads no {name.replace('_', '-')} file"
+        if "seed" in options and not self.stochastic:
+            reasons["seed"] = f"does not apply: model '{self.name}' is deterministic (its predictions do not change with it)"
+        if not self.has_weights:
+            reasons.update({name: f"does not apply: model '{self.name}' has no weights"
+                            for name in ("run_dir", "checkpoint") if name in options})
+        return reasons
+
+    def refuse_options(self, command: str, options: dict, labels: dict | None = None) -> None:
+        """UserError naming each given option (None values are not given) this configuration does not use."""
+        from ..common.errors import refuse_unused
+
+        given = {name: value for name, value in options.items() if value is not None}
+        refuse_unused(self.unused_options(command, given), given, labels)
+
+    def speech_backbone(self, predictor) -> SpeechBackbone | None:
+        """The backbone ``predictor`` (from :meth:`load_audio_predictor`) runs on new audio, for
+        ``--backbone``; None (the default): it has none, and only ``--backbone auto`` is accepted."""
+        return None
 
     @property
     def trainable(self) -> bool:
@@ -135,6 +183,8 @@ def check_model_entry(target, name: str) -> ModelEntry:
     missing = [attr for attr in ("name", "description") if not getattr(entry, attr, "")]
     if type(entry).load_predictor is ModelEntry.load_predictor:
         missing.append("load_predictor()")
+    if type(entry).speech_backbone is not ModelEntry.speech_backbone and not entry.predicts_audio:
+        missing.append("load_audio_predictor() (its speech_backbone() serves new-audio prediction)")
     if missing:
         raise UserError(f"model '{name}' ({type(entry).__name__}) does not implement {', '.join(missing)}")
     return entry

@@ -7,7 +7,6 @@ was chosen (template, speaker condition, backbone); :func:`predict_audio` also w
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from ..common.atomic import atomic_path
 from ..common.constants import SAMPLE_RATE
 from ..common.errors import UserError
 
-RUN_CACHE_FILE = "cache.json"  # RUN_DIR/cache.json: the cache a run was trained on (for templates, faces)
+from ..models.provenance import RUN_CACHE_FILE, record_training_cache, training_cache  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -39,27 +38,6 @@ class AudioPrediction:
     def rtf(self) -> float:
         """Compute seconds per second of audio (wav -> meshes, model loading excluded)."""
         return self.compute_seconds / max(self.audio_seconds, 1e-9)
-
-
-def record_training_cache(run_dir: str | os.PathLike, cache_path: str | os.PathLike) -> None:
-    """Write RUN_DIR/cache.json naming the cache a run was trained on (``animate`` reads it);
-    under torchrun only rank 0 writes it."""
-    if os.environ.get("RANK", "0") not in ("", "0"):
-        return
-    with atomic_path(Path(run_dir, RUN_CACHE_FILE)) as temporary:
-        temporary.write_text(json.dumps({"cache": str(Path(cache_path).resolve())}))
-
-
-def training_cache(run_dir: str | os.PathLike | None) -> str | None:
-    """The cache recorded by :func:`record_training_cache` when it still exists, else None."""
-    if not run_dir:
-        return None
-    path = Path(run_dir, RUN_CACHE_FILE)
-    try:
-        cache = json.loads(path.read_text())["cache"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return cache if Path(cache).is_file() else None
 
 
 def load_template(spec: str | None, data: str | None, speakers: tuple = ()) -> tuple[np.ndarray, str, str]:
@@ -142,7 +120,7 @@ def animate_audio(model_name: str, audio: str | os.PathLike, template_spec: str 
         data = training_cache(run_dir)
         if data:
             notes.append(f"cache {data} (recorded by the run)")
-    extra = entry.prediction_options({**(model_options or {}), "wav2vec2_model": wav2vec2_model})
+    extra = entry.prediction_options({**(model_options or {}), "wav2vec2_model": wav2vec2_model}, run_dir, checkpoint)
     if "seed" in extra:
         notes.append(f"seed {extra['seed']}")
     predictor = entry.load_audio_predictor(run_dir=run_dir, checkpoint=checkpoint, device=device, **extra)
@@ -152,7 +130,7 @@ def animate_audio(model_name: str, audio: str | os.PathLike, template_spec: str 
     speakers = speaker_choices(predictor)
     conditions, note = resolve_conditions(speakers, condition)
     template, name, template_note = load_template(template_spec, data, speakers)
-    notes += [template_note] + ([note] if note else []) + configure_backbone(predictor, backbone)
+    notes += [template_note] + ([note] if note else []) + configure_backbone(entry, predictor, backbone)
     n_vertices = getattr(predictor.config, "n_vertices", template.shape[0])
     if template.shape[0] != n_vertices:
         raise UserError(f"template has {template.shape[0]} vertices, the model was trained on {n_vertices}",

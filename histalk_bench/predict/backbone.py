@@ -140,7 +140,6 @@ def chunked_hidden_states(run, audio: np.ndarray, window_s: float = 20.0, contex
 
 
 BACKBONE_MODES = ("auto", "fp32", "int8", "int8-cnn")
-DEFAULT_MODE = "int8"  # what "auto" means; measured in benchmarks/backbone_speed.py (docs/models.md)
 
 
 def quantize(network, mode: str):
@@ -152,37 +151,31 @@ def quantize(network, mode: str):
     return quantize_linear(network)
 
 
-def configure_backbone(predictor, mode: str = "auto") -> list[str]:
-    """Speed up the wav2vec2 backbone a predictor uses for new audio; returns notes on what was done.
-
-    HiSTalk on ``wav2vec2_l<N>`` features: encoder truncated after layer N (exact).  ``mode``
-    (see BACKBONE_MODES): 'auto' is DEFAULT_MODE; a model without a wav2vec2 backbone accepts
+def configure_backbone(entry, predictor, mode: str = "auto") -> list[str]:
+    """Speed up the backbone registered model ``entry``'s audio ``predictor`` runs on new audio
+    (``entry.speech_backbone(predictor)``, see models.base.SpeechBackbone); returns notes on what
+    was done.  Layers after the hidden state the model reads are dropped (exact); ``mode`` (see
+    BACKBONE_MODES): 'auto' is the backbone's default_mode; a model without a backbone accepts
     only 'auto'."""
     from ..common.errors import UserError
+    from ..models.base import SpeechBackbone
 
     if mode not in BACKBONE_MODES:
         raise UserError(f"unknown --backbone '{mode}' (choose from {', '.join(BACKBONE_MODES)})")
-    chosen = DEFAULT_MODE if mode == "auto" else mode
-    feature = str(getattr(predictor.config, "feature", ""))
-    if hasattr(predictor, "extract") and feature.startswith("wav2vec2"):
-        from ..models.histalk.api import feature_extractor
-
-        extractor = feature_extractor(predictor.config, predictor.wav2vec2_model, str(predictor.device))
-        notes = []
-        if extractor.layer is not None:
-            kept = truncate_encoder(extractor.network, extractor.layer)
-            notes.append(f"wav2vec2 encoder truncated to {kept} of {extractor.network.config.num_hidden_layers} "
-                         f"layers (the model reads hidden state {extractor.layer}; exact)")
-        extractor.network = quantize(extractor.network, chosen)
-        predictor._extractor = extractor
-        default = " (default; --backbone fp32 for exact features)" if mode == "auto" and chosen != "fp32" else ""
-        return notes + [f"wav2vec2 backbone {chosen}{default}"]
-    encoder = getattr(getattr(predictor, "model", None), "audio_encoder", None)
-    if encoder is not None and hasattr(encoder, "feature_extractor"):
-        # a trained (fine-tuned) encoder: int8 only on request, its effect was not measured here
-        chosen = "fp32" if mode == "auto" else chosen
-        predictor.model.audio_encoder = quantize(encoder, chosen)
-        return [f"wav2vec2 audio encoder {chosen}"]
-    if mode != "auto":
-        raise UserError(f"--backbone {mode}: this model reads '{feature or 'its own'}' features, it has no wav2vec2 backbone")
-    return []
+    backbone = entry.speech_backbone(predictor)
+    if backbone is None:
+        if mode != "auto":
+            raise UserError(f"--backbone {mode}: model '{entry.name}' (this run) has no wav2vec2 backbone to speed up")
+        return []
+    if not isinstance(backbone, SpeechBackbone) or backbone.default_mode not in BACKBONE_MODES[1:]:
+        raise TypeError(f"model '{entry.name}': speech_backbone() returned {backbone!r}, expected a SpeechBackbone "
+                        f"with default_mode in {BACKBONE_MODES[1:]}")
+    chosen = backbone.default_mode if mode == "auto" else mode
+    network, notes = backbone.network, []
+    if backbone.last_state is not None:
+        kept = truncate_encoder(network, backbone.last_state)
+        notes.append(f"wav2vec2 encoder truncated to {kept} of {network.config.num_hidden_layers} "
+                     f"layers (the model reads hidden state {backbone.last_state}; exact)")
+    backbone.install(quantize(network, chosen))
+    default = " (default; --backbone fp32 for exact features)" if mode == "auto" and chosen != "fp32" else ""
+    return notes + [f"{backbone.name} {chosen}{default}"]

@@ -64,8 +64,8 @@ def predict_split(model: str, cache: Cache, split: str, out: str | os.PathLike, 
     from ..models.provenance import check_run_fits
 
     entry = model_entry(model)
+    options = entry.prediction_options(options or {}, run_dir, checkpoint)
     require_weights(model, run_dir, checkpoint)
-    options = entry.prediction_options(options or {})
     refs = split_refs(cache, split)
     trained_on = check_run_fits(run_dir, cache) if run_dir is not None else None
     predictor = entry.load_predictor(cache, run_dir=run_dir, checkpoint=checkpoint, device=device, **options)

@@ -18,9 +18,9 @@ class MatplotlibPanelRenderer:
     name = "matplotlib"
 
     def __init__(self, faces: np.ndarray | None, framing: Framing, size: int):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.collections import PolyCollection
-        from matplotlib.figure import Figure
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 (lazy: matplotlib: 0.1-0.4 s)
+        from matplotlib.collections import PolyCollection  # noqa: PLC0415 (lazy: matplotlib: 0.1-0.4 s)
+        from matplotlib.figure import Figure  # noqa: PLC0415 (lazy: matplotlib: 0.1-0.4 s)
 
         self.faces = None if faces is None else np.asarray(faces, dtype=np.int64)
         self.size = int(size)

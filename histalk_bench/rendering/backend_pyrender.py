@@ -67,7 +67,7 @@ class PyrenderPanelRenderer:
 
     def __init__(self, faces: np.ndarray, framing: Framing, size: int):
         os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
-        import pyrender
+        import pyrender  # noqa: PLC0415 (lazy: pyrender: optional extra, needs EGL)
 
         self._pyrender = pyrender
         self.faces = np.asarray(faces, dtype=np.uint32)

@@ -40,7 +40,7 @@ def choose_scale(errors: list[np.ndarray], dataset: str, cmap: str = "YlOrRd",
 
 def error_rgb(errors: np.ndarray, scale: ErrorScale) -> np.ndarray:
     """(..., 3) float RGB in [0, 1] for errors of any shape."""
-    from matplotlib import colormaps
+    from matplotlib import colormaps  # noqa: PLC0415 (lazy: matplotlib: 0.1-0.4 s)
 
     normalised = np.clip(np.asarray(errors, dtype=np.float64) / scale.vmax, 0.0, 1.0)
     return colormaps[scale.cmap](normalised)[..., :3]

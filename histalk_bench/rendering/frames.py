@@ -10,6 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .backend_matplotlib import MatplotlibPanelRenderer
+from .backend_numpy import NumpyPanelRenderer
+from .backend_pyrender import PyrenderPanelRenderer
+
 
 @dataclass
 class FrameJob:
@@ -31,13 +35,8 @@ class FrameJob:
 
 def make_renderer(backend: str, faces, framing, size: int):
     """A panel renderer object of ``backend`` ('pyrender', 'numpy' or 'matplotlib')."""
-    if backend == "pyrender":
-        from .backend_pyrender import PyrenderPanelRenderer as Renderer
-    elif backend == "numpy":
-        from .backend_numpy import NumpyPanelRenderer as Renderer
-    else:
-        from .backend_matplotlib import MatplotlibPanelRenderer as Renderer
-    return Renderer(faces, framing, size)
+    renderers = {"pyrender": PyrenderPanelRenderer, "numpy": NumpyPanelRenderer}
+    return renderers.get(backend, MatplotlibPanelRenderer)(faces, framing, size)
 
 
 class _Drawer:

@@ -9,8 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import Cache
+from ..common.audio import read_audio_16k
 from ..common.constants import SAMPLE_RATE
 from ..common.errors import UserError
+from ..predict.sources import checked_vertices, load_npy_vertices
+from ..predict.store import PredictionReader
 
 
 @dataclass
@@ -54,8 +58,6 @@ def prediction_panels(path: Path, subject: str | None, sentence: str | None, con
                       n_vertices: int | None) -> tuple[list[Panel], dict]:
     """Panels of one predictions .h5 (one per chosen condition) and the file's attributes.
     subject/sentence None: the file must hold exactly one sequence."""
-    from ..predict.store import PredictionReader
-
     if not path.exists():
         raise UserError("predictions not found", path)
     with PredictionReader(path) as reader:
@@ -81,8 +83,6 @@ def prediction_panels(path: Path, subject: str | None, sentence: str | None, con
 
 def npy_panel(path: Path) -> Panel:
     """A (T, V*3) or (T, V, 3) .npy as written by ``predict --audio --out X.npy``."""
-    from ..predict.sources import checked_vertices, load_npy_vertices
-
     if not path.exists():
         raise UserError("predictions not found", path)
     array = load_npy_vertices(path)
@@ -120,8 +120,6 @@ def check_faces(faces: np.ndarray | None, n_vertices: int, where) -> np.ndarray 
 
 def load_sequence(data, preds: list[Path], sequence: str, condition: str | None) -> Loaded:
     """Ground truth, faces, audio and predictions of one cached sequence, cut to the shortest."""
-    from ..cache import Cache
-
     subject, sentence = parse_sequence(sequence)
     with Cache(data) as cache:
         if not cache.has_sequence(subject, sentence):
@@ -149,7 +147,7 @@ def mesh_faces(spec: str | None, data: str | None) -> tuple[np.ndarray | None, s
         path = Path(spec)
         if not path.exists():
             raise UserError("mesh file not found", path)
-        import trimesh
+        import trimesh  # noqa: PLC0415 (lazy: trimesh ~0.24 s, only for a mesh file)
 
         try:
             mesh = trimesh.load(str(path), process=False, force="mesh")
@@ -157,8 +155,6 @@ def mesh_faces(spec: str | None, data: str | None) -> tuple[np.ndarray | None, s
             raise UserError(f"unreadable mesh ({exc.__class__.__name__})", path) from None
         return np.asarray(mesh.faces, dtype=np.int64), f"faces from {path.name}"
     if data:
-        from ..cache import Cache
-
         with Cache(data) as cache:
             faces = cache.faces
         return faces, (f"faces from {Path(data).name}" if faces is not None else f"{Path(data).name} has no faces")
@@ -169,8 +165,6 @@ def load_new_audio(preds: list[Path], *, audio: str | None, faces_spec: str | No
                    condition: str | None, fps: float | None) -> Loaded:
     """Predictions of new audio (no ground truth): every panel from ``preds``; the audio from
     ``audio`` or the path the .h5 recorded; triangles from ``faces_spec`` or ``data``."""
-    from ..common.audio import read_audio_16k
-
     panels, notes, rates, recorded = [], [], [], None
     if condition is not None and all(path.suffix == ".npy" for path in preds):
         raise UserError("--condition selects a speaker inside predictions .h5; a .npy holds one sequence, drop it")

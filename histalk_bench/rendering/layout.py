@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from .colors import ErrorScale
 
@@ -42,8 +43,6 @@ def _even(value: int) -> int:
 
 
 def _font(pixels: int):
-    from PIL import ImageFont
-
     try:
         return ImageFont.load_default(size=pixels)
     except TypeError:  # Pillow < 10.1 has one bitmap size
@@ -51,8 +50,6 @@ def _font(pixels: int):
 
 
 def _label_strip(labels: list[str], size: int, height: int, width: int) -> np.ndarray:
-    from PIL import Image, ImageDraw
-
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     font = _font(int(height * 0.7))
@@ -66,10 +63,10 @@ def _label_strip(labels: list[str], size: int, height: int, width: int) -> np.nd
 
 def _colour_bar(scale: ErrorScale, width: int, height: int) -> np.ndarray:
     """Horizontal colour bar with ticks in display units, as an (height, width, 3) image."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 (lazy: matplotlib: 0.1-0.4 s)
+    from matplotlib.cm import ScalarMappable  # noqa: PLC0415 (lazy: matplotlib: 0.1-0.4 s)
+    from matplotlib.colors import Normalize  # noqa: PLC0415 (lazy: matplotlib: 0.1-0.4 s)
+    from matplotlib.figure import Figure  # noqa: PLC0415 (lazy: matplotlib: 0.1-0.4 s)
 
     dpi = 100
     figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")

@@ -11,6 +11,7 @@ rasteriser llvmpipe and than matplotlib), and matplotlib for meshes without tria
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from dataclasses import dataclass, field
@@ -18,8 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ..common.constants import SAMPLE_RATE
 from ..common.errors import UserError
+from ..common.progress import progress_bar
+from ..common.threads import available_cpus
+from .backend_pyrender import probe_egl
+from .colors import choose_scale, error_rgb, vertex_errors
+from .frames import FrameJob, iterate_frames
+from .geometry import frame_meshes
 from .inputs import Loaded, Panel, load_new_audio, load_sequence, parse_sequence  # noqa: F401 (re-exported)
+from .layout import PanelLayout
+from .video import VideoWriter
 
 BACKENDS = ("auto", "pyrender", "numpy", "matplotlib")
 
@@ -56,14 +66,10 @@ def choose_backend(requested: str, has_faces: bool) -> tuple[str, str]:
         return "matplotlib", "no faces (point cloud)"
     if requested == "numpy":
         return "numpy", "requested"
-    import importlib.util
-
     if importlib.util.find_spec("pyrender") is None:  # not imported here: PyOpenGL fixes its platform at import
         if requested == "pyrender":
             raise UserError("pyrender is not installed; pip install -e '.[render]' in the clone, or use --backend numpy")
         return "numpy", "pyrender not installed"
-    from .backend_pyrender import probe_egl
-
     probe = probe_egl()
     if probe.works and (requested == "pyrender" or not probe.software):
         return "pyrender", probe.detail
@@ -83,15 +89,6 @@ def render_panels(loaded: Loaded, out: str | os.PathLike, *, error_reference: np
     ``loaded.panels`` entry.  ``error_reference`` (T, V, 3): colour every panel but the first by
     its per-vertex L2 distance to it.  ``workers``: processes rendering frames (default: the
     CPUs available, at most 4; 1 renders here)."""
-    from ..common.constants import SAMPLE_RATE
-    from ..common.progress import progress_bar
-    from ..common.threads import available_cpus
-    from .colors import choose_scale, error_rgb, vertex_errors
-    from .frames import FrameJob, iterate_frames
-    from .geometry import frame_meshes
-    from .layout import PanelLayout
-    from .video import VideoWriter
-
     if size < 64 or size > 4096:
         raise UserError(f"--size must be between 64 and 4096 pixels, got {size}")
     if workers is not None and workers < 1:
@@ -146,8 +143,6 @@ def render_new_audio(preds: list[str | os.PathLike], out: str | os.PathLike, *, 
                      fps: float | None = None, size: int = 512, backend: str = "auto", workers: int | None = None,
                      progress: bool = True) -> RenderResult:
     """Predictions of new audio (``predict --audio`` .h5 or .npy; no ground truth), framed on all panels."""
-    from .geometry import frame_meshes
-
     if not preds:
         raise UserError("give at least one --pred file")
     loaded = load_new_audio([Path(p) for p in preds], audio=audio, faces_spec=faces, data=data, condition=condition,

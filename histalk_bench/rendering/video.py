@@ -9,7 +9,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import imageio_ffmpeg
 import numpy as np
+import soundfile
 
 from ..common.atomic import commit_file
 from ..common.constants import SAMPLE_RATE
@@ -18,8 +20,6 @@ from ..common.errors import UserError
 
 def ffmpeg_exe() -> str:
     """Path of the bundled ffmpeg binary."""
-    import imageio_ffmpeg
-
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
@@ -30,8 +30,6 @@ class VideoWriter:
 
     def __init__(self, path: str | os.PathLike, *, width: int, height: int, fps: float,
                  audio: np.ndarray | None = None, sample_rate: int = SAMPLE_RATE, crf: int = 20):
-        import soundfile
-
         if width % 2 or height % 2:
             raise ValueError(f"frame size must be even for yuv420p, got {width}x{height}")
         self.path = Path(path)

@@ -14,7 +14,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import soundfile
+import soxr
+from praatio import textgrid
 
+from ..common.atomic import discard, ensure_free_space, track, untrack
 from ..common.errors import UserError
 from .face import FaceRig, activations, animate, build_face
 from .levels import Knobs, Style, draw_style, knobs_record, level_curves, plan_effects, resolve_knobs
@@ -100,8 +104,6 @@ def _takes(layout: str, subjects: list[str], numbers: list[int], seed: int, knob
 
 
 def _write_textgrid(path: Path, utterance: Utterance) -> None:
-    from praatio import textgrid
-
     duration = len(utterance.audio) / utterance.sample_rate
     grid = textgrid.Textgrid()
     for name, intervals in (("words", utterance.words), ("phones", utterance.phones)):
@@ -132,8 +134,6 @@ def _write_common(out: Path, layout: str, rig: FaceRig, takes: list[_Take], seed
 def _write_vocaset(out: Path, rigs: dict[str, FaceRig], takes: list[_Take], subjects: list[str]) -> None:
     total = sum(t.vertices.shape[0] for t in takes)
     n_vertices = next(iter(rigs.values())).template.shape[0]
-    from ..common.atomic import ensure_free_space  # a memory map on a full disk dies of SIGBUS: check first
-
     ensure_free_space(out, total * n_vertices * 3 * 4, "data_verts.npy")
     data = np.lib.format.open_memmap(out / "data_verts.npy", mode="w+", dtype=np.float32, shape=(total, n_vertices, 3))
     index: dict = {s: {} for s in subjects}
@@ -162,9 +162,6 @@ def _write_vocaset(out: Path, rigs: dict[str, FaceRig], takes: list[_Take], subj
 
 
 def _write_biwi(out: Path, rigs: dict[str, FaceRig], takes: list[_Take], subjects: list[str]) -> None:
-    import soundfile
-    import soxr
-
     (out / "vertices_npy").mkdir(exist_ok=True)
     (out / "wav").mkdir(exist_ok=True)
     for take in takes:
@@ -215,8 +212,6 @@ def _check_target(out: Path) -> None:
 
 def _staging(out: Path) -> Path:
     """A fresh sibling folder the corpus is written into, removed if the command fails."""
-    from ..common.atomic import discard, track
-
     staging = out.parent / f".{out.name}.partial"
     discard(staging)
     staging.mkdir(parents=True)
@@ -225,8 +220,6 @@ def _staging(out: Path) -> Path:
 
 def _publish(staging: Path, out: Path) -> Path:
     """Swap the finished corpus into place, so ``out`` never holds half a corpus."""
-    from ..common.atomic import discard, untrack
-
     previous = out.parent / f".{out.name}.previous"
     if out.exists():
         discard(previous)

@@ -7,9 +7,16 @@ the library is driven through ctypes in synchronous mode with phoneme events ena
 from __future__ import annotations
 
 import ctypes
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
+import espeakng_loader
 import numpy as np
 
 _EVENT_LIST_TERMINATED = 0
@@ -72,8 +79,6 @@ class _Espeak:
     _instance: "_Espeak | None" = None
 
     def __init__(self):
-        import espeakng_loader
-
         self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
         self.lib.espeak_Initialize.restype = ctypes.c_int
         self.sample_rate = self.lib.espeak_Initialize(
@@ -159,13 +164,6 @@ def synthesise_many(jobs: list[tuple[str, Voice]]) -> list[Utterance]:
     the corpus byte-identical for the same arguments.  A plain subprocess (not multiprocessing)
     works from any caller: unguarded scripts, stdin, notebooks.
     """
-    import json
-    import os
-    import subprocess
-    import sys
-    import tempfile
-    from pathlib import Path
-
     package_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
@@ -186,9 +184,6 @@ def synthesise_many(jobs: list[tuple[str, Voice]]) -> list[Utterance]:
 
 def run_jobs(folder) -> None:
     """Worker side of :func:`synthesise_many`: ``folder/jobs.json`` -> ``audio.npz`` + ``labels.json``."""
-    import json
-    from pathlib import Path
-
     folder = Path(folder)
     jobs = json.loads((folder / "jobs.json").read_text())
     utterances = [synthesise(job["text"], Voice(**job["voice"]), seed=i) for i, job in enumerate(jobs)]

@@ -1,7 +1,7 @@
 """The end-to-end demo on the embedded synthetic corpus (no dataset, no weights, no network).
 
 synth (VOCASET raw layout) -> prepare (oracle alignment, log-mel features) -> train HiSTalk
-(short, CPU) -> compare HiSTalk with the ``static`` and ``mean`` baselines on the test split.
+(short, CPU) -> compare HiSTalk with the ``static`` and ``mean`` baselines on the test split (with ``report.html``).
 
 For speed the demo departs from the paper's defaults and says so when it runs: log-mel input
 instead of wav2vec2 (no weights needed) and a smaller HiSTalk (``DEMO_HISTALK``: d_model 32,
@@ -35,6 +35,7 @@ class DemoOptions:
     epochs: int = 60
     models: tuple[str, ...] = ("histalk", "static", "mean")
     faceformer_epochs: int = 8
+    report_sequences: int = 4  # sequences rendered side by side in report.html
     train_options: dict = field(default_factory=dict)  # model name -> extra train() options
 
     def options_for(self, name: str) -> dict:
@@ -64,8 +65,9 @@ def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = 
     """Run the whole pipeline into ``out``; returns the path of ``leaderboard.csv``."""
     from ..datasets.prepare import prepare
     from ..evaluate.compare import run_compare
+    from ..report.build import report_builder
     from ..models import MODELS
-    from ..predict.audio import record_training_cache
+    from ..models.runs import train_run
     from ..synth import write_synthetic_corpus
 
     options = options or DemoOptions()
@@ -91,12 +93,17 @@ def run_demo(out: str | Path, options: DemoOptions | None = None, force: bool = 
             train_options = options.options_for(name)
             note = _training_note(name, train_options)
             start = _stage(f"training {name} for {train_options['epochs']} epochs{note}")
-            runs[name] = Path(entry.train(cache_path, out / "runs" / name, **train_options))
-            record_training_cache(runs[name], cache_path)
+            runs[name] = train_run(name, cache_path, out / "runs" / name, train_options)
             timings[f"train_{name}_s"] = time.perf_counter() - start
 
     start = _stage("comparing models on the test split")
-    leaderboard = run_compare(list(options.models), cache_path, "test", out, runs=runs, force=True)
+    leaderboard = run_compare(list(options.models), cache_path, "test", out, runs=runs, force=True,
+                              finish=report_builder(options.report_sequences))
     timings["compare_s"] = time.perf_counter() - start
+    report = out / "report" / "report.json"  # compare's report.html: its share of compare_s, and its size
+    if report.exists():
+        build = json.loads(report.read_text()).get("build", {})
+        timings.update(report_s=build.get("seconds"), report_page_bytes=build.get("page_bytes"),
+                       report_media_bytes=build.get("media_bytes"))
     write_text_atomic(out / "demo_timings.json", json.dumps(timings, indent=2))
     return Path(leaderboard)

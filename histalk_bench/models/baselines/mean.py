@@ -36,7 +36,7 @@ class MeanPredictor:
 class MeanEntry(ModelEntry):
     name = "mean"
     description = "template + mean training displacement"
+    has_weights = False
 
     def load_predictor(self, cache, run_dir=None, checkpoint=None, device="auto", **options) -> MeanPredictor:
-        self.refuse_options(run_dir, checkpoint, **options)
         return MeanPredictor(mean_training_displacement(cache))

@@ -18,7 +18,7 @@ class StaticPredictor:
 class StaticEntry(ModelEntry):
     name = "static"
     description = "template, no motion"
+    has_weights = False
 
     def load_predictor(self, cache, run_dir=None, checkpoint=None, device="auto", **options) -> StaticPredictor:
-        self.refuse_options(run_dir, checkpoint, **options)
         return StaticPredictor()

@@ -14,7 +14,7 @@ from ...cache import Cache, SequenceRef
 from ...common.errors import UserError
 from ...common.progress import Progress
 from ...features.wav2vec2 import normalise
-from ..base import ModelEntry, condition_index
+from ..base import ModelEntry, SpeechBackbone, condition_index
 from ..training import TrainOptions, fit, resolve_device
 from .checkpoint import config_from_official, read_saved, rename_weight_norm
 from .model import FaceFormer, FaceFormerConfig
@@ -105,7 +105,7 @@ def _train_options(options: dict) -> TrainOptions:
     unknown = set(options) - set(TrainOptions.__dataclass_fields__)
     if unknown:
         raise UserError(f"unknown faceformer option(s): {', '.join(sorted(unknown))}")
-    return TrainOptions(**{"epochs": 100, "lr": 1e-4, "patience": 0, "grad_clip": 0.0, **options, "batch_size": 1})
+    return TrainOptions(**{"epochs": 100, "lr": 1e-4, "patience": 0, "grad_clip": 0.0, "batch_size": 1, **options})
 
 
 def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_encoder: str = "base",
@@ -123,12 +123,8 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_en
     best validation epoch).  The training subjects (one-hot order) and the encoder's source are
     stored in the run config.
     """
-    if "features" in options:
-        raise UserError("faceformer encodes raw audio: --features does not apply to it")
     if audio_encoder not in AUDIO_ENCODERS and not Path(audio_encoder).expanduser().is_dir():
         raise UserError(f"audio_encoder must be base, tiny, base-random or a wav2vec2 folder, not '{audio_encoder}'")
-    if wav2vec2_model is not None and audio_encoder != "base":
-        raise UserError(f"--wav2vec2-model gives pretrained weights for audio_encoder=base, not '{audio_encoder}'")
     if select not in ("last", "best"):
         raise UserError(f"select must be 'last' (the final epoch, as the paper) or 'best' (validation), not '{select}'")
     train_options = _train_options(options)
@@ -257,8 +253,7 @@ def load_model(run_dir=None, checkpoint=None, speakers: tuple[str, ...] = ()) ->
 
 
 def _prediction_options(options: dict) -> None:
-    if "wav2vec2_model" in options:
-        raise UserError("--wav2vec2-model does not apply to faceformer predictions (the checkpoint holds the encoder weights)")
+    """Options that reach the loader unchecked (FaceFormerEntry.unused_options refuses the given ones first)."""
     if options:
         raise UserError(f"unknown faceformer prediction option(s): {', '.join(sorted(options))}")
 
@@ -281,6 +276,30 @@ class FaceFormerEntry(ModelEntry):
     name = "faceformer"
     description = "FaceFormer (Fan et al., CVPR 2022): wav2vec2 encoder, biased causal Transformer decoder, autoregressive"
 
+    train_reads = ("audio_encoder", "wav2vec2_model", "allow_download", "d_model", "teacher_forcing", "select")
+    predict_reads = ("frames",)
+
+    def unused_options(self, command: str, options: dict) -> dict[str, str]:
+        """Training: batch size 1 and whole sequences (as the original), raw audio in, and the
+        pretrained-weights options only with audio_encoder=base; predictions: no wav2vec2 folder
+        (the checkpoint holds the encoder)."""
+        reasons = super().unused_options(command, options)
+        if command == "train":
+            if options.get("batch_size", 1) != 1:
+                reasons["batch_size"] = ("is not read: FaceFormer trains with batch size 1 (sequences of different "
+                                         "lengths are not padded, as the original)")
+            reasons.update({
+                "max_frames": "is not read: FaceFormer trains on whole sequences (no cropping)",
+                "features": "does not apply: faceformer encodes raw audio",
+                "units": "does not apply: faceformer has no linguistic units (a HiSTalk option)"})
+            encoder = options.get("audio_encoder", "base")
+            if encoder != "base":
+                reasons.update({name: f"only acts with audio_encoder=base (pretrained weights), not '{encoder}'"
+                                for name in ("wav2vec2_model", "allow_download")})
+        else:
+            reasons["wav2vec2_model"] = "does not apply to faceformer predictions (the checkpoint holds the encoder weights)"
+        return {name: why for name, why in reasons.items() if name in options}
+
     def train(self, cache_path, out_dir, **options) -> Path:
         return train(cache_path, out_dir, **options)
 
@@ -297,3 +316,12 @@ class FaceFormerEntry(ModelEntry):
         """Frames from the audio, as the official ``predict``; progress per frame."""
         _prediction_options(options)
         return FaceFormerPredictor(load_model(run_dir, checkpoint), resolve_device(device), progress=True)
+
+    def speech_backbone(self, predictor: FaceFormerPredictor) -> SpeechBackbone:
+        """The trained (fine-tuned) audio encoder: fp32 unless int8 is asked for (its effect on
+        FaceFormer was not measured here)."""
+
+        def install(network) -> None:
+            predictor.model.audio_encoder = network
+
+        return SpeechBackbone(predictor.model.audio_encoder, install, None, "fp32", "wav2vec2 audio encoder")

@@ -12,10 +12,11 @@ import torch
 from ...cache import Cache, SequenceRef
 from ...common.constants import SAMPLE_RATE
 from ...common.errors import UserError
-from ..base import ModelEntry, condition_index
+from ..base import ModelEntry, SpeechBackbone, condition_index
 from ..data import DataSpec, as_layers, collate, load_item, model_inputs
 from ..training import load_checkpoint
 from .config import ARCHITECTURE, HiSTalkConfig
+from .config import unused_options as config_unused
 from .model import HiSTalk
 from .train import _split_options, train  # noqa: F401  (the training entry points live in train.py)
 
@@ -61,13 +62,17 @@ class HiSTalkPredictor:
     def extract(self, audio_16k: np.ndarray) -> tuple[np.ndarray, float]:
         """Features of 16 kHz audio computed as in training: (T_f, L, D), rate in Hz."""
         if self._extractor is None:
-            self._extractor = feature_extractor(self.config, self.wav2vec2_model, str(self.device))
+            self.use_extractor(feature_extractor(self.config, self.wav2vec2_model, str(self.device)))
         features = as_layers(self._extractor.extract(audio_16k))
         expected = (self.config.feature_layers, self.config.feature_dim)
         if features.shape[1:] != expected:
             raise UserError(f"'{self.config.feature}' features have shape {features.shape[1:]} per frame, the model "
                             f"was trained on {expected}")
         return features, self._extractor.rate
+
+    def use_extractor(self, extractor) -> None:
+        """Compute new audio's features with ``extractor`` (e.g. one with a sped-up backbone)."""
+        self._extractor = extractor
 
     def _features(self, cache: Cache, ref: SequenceRef):
         cached = cache.feature(ref.subject, ref.sentence, self.config.feature)
@@ -154,6 +159,24 @@ class HiSTalkEntry(ModelEntry):
     description = ("HiSTalk: SpeechFormer++ hierarchy -> per-level landmark streams -> SE weighting -> "
                    "Transformer S2D, plus a coarse PCA-basis motion generator")
 
+    train_reads = ("features", "wav2vec2_model", *HiSTalkConfig.__dataclass_fields__)
+    predict_reads = ("wav2vec2_model",)
+
+    def unused_options(self, command: str, options: dict) -> dict[str, str]:
+        """Training: a wav2vec2 folder only with wav2vec2 features, no hub download (FaceFormer's),
+        and the configuration keys the chosen configuration does not read (config.unused_options)."""
+        reasons = super().unused_options(command, options)
+        if command == "train":
+            feature = options.get("features") or options.get("feature") or "wav2vec2"
+            if not str(feature).startswith("wav2vec2"):
+                reasons["wav2vec2_model"] = f"only acts with wav2vec2 features (this run trains on '{feature}')"
+            if "allow_download" in options:
+                reasons["allow_download"] = ("does not apply: histalk computes features from a local wav2vec2 "
+                                             "folder only (a FaceFormer option)")
+            config = {k: v for k, v in options.items() if k in HiSTalkConfig.__dataclass_fields__}
+            reasons.update({name: f"is {why}" for name, why in config_unused(config).items()})
+        return {name: why for name, why in reasons.items() if name in options}
+
     def train(self, cache_path, out_dir, **options) -> Path:
         return train(cache_path, out_dir, **options)
 
@@ -162,3 +185,16 @@ class HiSTalkEntry(ModelEntry):
 
     def load_audio_predictor(self, run_dir=None, checkpoint=None, device="auto", **options) -> HiSTalkPredictor:
         return load_predictor(None, run_dir=run_dir, checkpoint=checkpoint, device=device, **options)
+
+    def speech_backbone(self, predictor: HiSTalkPredictor) -> SpeechBackbone | None:
+        """A run on wav2vec2 features: the extractor's network, truncated after the layer the run
+        reads; --backbone auto is int8 Linear layers (its effect measured in benchmarks/backbone_speed.py)."""
+        if not predictor.config.feature.startswith("wav2vec2"):
+            return None
+        extractor = feature_extractor(predictor.config, predictor.wav2vec2_model, str(predictor.device))
+
+        def install(network) -> None:
+            extractor.network = network
+            predictor.use_extractor(extractor)
+
+        return SpeechBackbone(extractor.network, install, extractor.layer, "int8", "wav2vec2 backbone")

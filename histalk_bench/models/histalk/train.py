@@ -212,8 +212,6 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, features
     if lip is None:
         raise UserError("training HiSTalk needs a lip region in the cache (prepare with --regions)", cache_path)
     feature = config_options["feature"]
-    if wav2vec2_model and not feature.startswith("wav2vec2"):
-        raise UserError(f"--wav2vec2-model only acts with wav2vec2 features (this run trains on '{feature}'); drop it")
     extractor = feature_source(cache, refs[0], feature, wav2vec2_model)
     requested = config_options.get("units", "auto")
     config_options["units"] = resolve_cache_units(cache, requested)
