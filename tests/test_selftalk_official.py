@@ -22,7 +22,7 @@ SMALL_XLSR = {**REDUCED_XLSR, "hidden_size": 64, "intermediate_size": 128, "conv
 
 @pytest.fixture(scope="module")
 def biwi_cache(biwi_corpus, tmp_path_factory):
-    from histalk_bench.datasets.biwi import prepare_biwi
+    from histalk_bench.datasets.prepare import prepare_biwi
 
     path = tmp_path_factory.mktemp("biwi_cache") / "cache.h5"
     prepare_biwi(biwi_corpus, path, aligner="oracle", features="mel", progress=False)

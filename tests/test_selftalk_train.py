@@ -96,7 +96,7 @@ def test_what_cannot_run_here_is_refused_in_one_line(vocaset_cache, tmp_path):
 
 @pytest.fixture(scope="module")
 def biwi_cache(biwi_corpus, tmp_path_factory):
-    from histalk_bench.datasets.biwi import prepare_biwi
+    from histalk_bench.datasets.prepare import prepare_biwi
 
     path = tmp_path_factory.mktemp("biwi_cache") / "cache.h5"
     prepare_biwi(biwi_corpus, path, aligner="oracle", features="mel", progress=False)

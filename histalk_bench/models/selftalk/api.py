@@ -12,7 +12,7 @@ import torch
 from ...cache import Cache, SequenceRef
 from ...common.errors import UserError
 from ...features.wav2vec2 import normalise
-from ..base import ModelEntry
+from ..base import ModelEntry, SpeechBackbone
 from ..training import resolve_device
 from .checkpoint import load_model, load_notes
 from .model import SelfTalk
@@ -113,6 +113,30 @@ class SelfTalkEntry(ModelEntry):
     description = ("SelfTalk (Peng et al., ACM MM 2023): wav2vec2-large-xlsr encoder, unmasked one-layer Transformer "
                    "decoder, non-autoregressive, no speaker conditioning")
 
+    train_reads = ("audio_encoder", "wav2vec2_model", "text_encoder", "d_model", "lip_layers", "lip_heads", "lip_ffn",
+                   "word_delimiter_id", "select")
+    predict_reads = ("frames",)
+
+    def unused_options(self, command: str, options: dict) -> dict[str, str]:
+        """Training: batch size 1 and whole sequences (as the original), raw audio in, pretrained
+        weights only from a local folder and only for audio_encoder=xlsr; predictions: no wav2vec2
+        folder (the checkpoint holds the encoder)."""
+        reasons = super().unused_options(command, options)
+        if command == "train":
+            if options.get("batch_size", 1) != 1:
+                reasons["batch_size"] = "is not read: SelfTalk trains with batch size 1 (as the original)"
+            reasons.update({
+                "max_frames": "is not read: SelfTalk trains on whole sequences (no cropping)",
+                "features": "does not apply: selftalk encodes raw audio",
+                "units": "does not apply: selftalk has no linguistic units (a HiSTalk option)",
+                "allow_download": "is not read: selftalk loads pretrained weights only from a local folder (--wav2vec2-model DIR)"})
+            encoder = options.get("audio_encoder", "xlsr")
+            if encoder != "xlsr":
+                reasons["wav2vec2_model"] = f"only acts with audio_encoder=xlsr (pretrained weights), not '{encoder}'"
+        else:
+            reasons["wav2vec2_model"] = "does not apply to selftalk predictions (the checkpoint holds the encoder weights)"
+        return {name: why for name, why in reasons.items() if name in options}
+
     def train(self, cache_path, out_dir, **options) -> Path:
         from .train import train
 
@@ -130,3 +154,11 @@ class SelfTalkEntry(ModelEntry):
         """Frames from the audio, as the official ``predict``."""
         _options(options, ())
         return SelfTalkPredictor(load(run_dir, checkpoint), resolve_device(device))
+
+    def speech_backbone(self, predictor: SelfTalkPredictor) -> SpeechBackbone:
+        """The trained audio encoder: fp32 unless int8 is asked for (its effect on SelfTalk was not measured)."""
+
+        def install(network) -> None:
+            predictor.model.audio_encoder = network
+
+        return SpeechBackbone(predictor.model.audio_encoder, install, None, "fp32", "wav2vec2 audio encoder")
