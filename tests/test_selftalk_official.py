@@ -245,7 +245,7 @@ def test_compare_ranks_selftalk_and_faceformer_official_files_in_one_leaderboard
     torch.save(faceformer_state(n_vertices, 64, len(VOCASET_TRAIN), 30, seed=1), tmp_path / "ff" / "vocaset.pth")
     torch.save(official_state("vocaset", n_vertices, seed=2, encoder=SMALL_XLSR), tmp_path / "st" / "vocaset.pth")
     result = CliRunner().invoke(cli, ["compare", "--models", "static,faceformer,selftalk", "--data", str(vocaset_cache),
-                                      "--split", "test", "--out", str(tmp_path / "cmp"),
+                                      "--split", "test", "--out", str(tmp_path / "cmp"), "--no-report",
                                       "--checkpoint", f"faceformer={tmp_path / 'ff' / 'vocaset.pth'}",
                                       "--checkpoint", f"selftalk={tmp_path / 'st' / 'vocaset.pth'}"])
     assert result.exit_code == 0, result.output + str(result.exception)
