@@ -33,7 +33,7 @@ from .options import (
 @click.option("--aligner", default="pocketsphinx", show_default=True, help="With --transcript: aligner (pocketsphinx, mfa, auto).")
 @click.option("--wav2vec2-model", default=None, help="Local wav2vec2 folder for features computed on the fly (same weights as training).")
 @click.option("--frames", type=click.Choice(["audio", "gt"]), default=None,
-              help="faceformer, codetalker, facediffuser: frame count from the audio as the official code (default) "
+              help="faceformer, codetalker, selftalk, facediffuser: frame count from the audio as the official code (default) "
                    "or the ground truth's.")
 @click.option("--seen-conditions", type=click.Choice(["own", "all"]), default=None,
               help="codetalker: a training subject (BIWI Test-A) conditioned on itself as the official test (default) "

@@ -14,3 +14,4 @@ MODELS.register("histalk", "histalk_bench.models.histalk.api:HiSTalkEntry", help
 MODELS.register("faceformer", "histalk_bench.models.faceformer.api:FaceFormerEntry", help="FaceFormer (Fan et al., CVPR 2022)")
 MODELS.register("codetalker", "histalk_bench.models.codetalker.api:CodeTalkerEntry", help="CodeTalker (Xing et al., CVPR 2023)")
 MODELS.register("facediffuser", "histalk_bench.models.facediffuser.api:FaceDiffuserEntry", help="FaceDiffuser (Stan et al., MIG 2023; stochastic, seeded)")
+MODELS.register("selftalk", "histalk_bench.models.selftalk.api:SelfTalkEntry", help="SelfTalk (Peng et al., ACM MM 2023)")
