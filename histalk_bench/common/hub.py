@@ -24,3 +24,13 @@ def hub_cli() -> str:
 def download_command(repo_id: str, local_dir: str) -> str:
     """e.g. 'hf download facebook/wav2vec2-base-960h --local-dir wav2vec2-base-960h'."""
     return f"{hub_cli()} download {repo_id} --local-dir {local_dir}"
+
+
+def missing_pretrained_message(owner: str, repo_id: str, option: str, demo: str) -> str:
+    """The one-line refusal when a model's paper setting needs pretrained weights that are not here:
+    ``owner`` e.g. "FaceFormer's audio encoder", ``option`` how to pass the downloaded folder
+    (e.g. '--wav2vec2-model'), ``demo`` the weight-free CPU configuration (e.g. '--set audio_encoder=tiny')."""
+    folder = repo_id.rsplit("/", 1)[-1]
+    return (f"{owner} is pretrained {repo_id} (the paper's setting) and its weights are not available here: on a "
+            f"machine with network run '{download_command(repo_id, folder)}' and pass {option}{'' if option.endswith('=') else ' '}PATH/{folder} (or use "
+            f"--allow-download); {demo} is the CPU demo configuration (random weights, not the paper's)")

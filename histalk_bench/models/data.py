@@ -25,6 +25,7 @@ from ..align.units import hierarchy
 from ..cache import Cache, SequenceRef
 from ..common.errors import UserError
 from ..datasets.landmarks import apply_landmark_map
+from ..features.wav2vec2 import normalise
 
 ACOUSTIC_RATE = 50.0
 ACOUSTIC_KEYS = ("audio", "phone", "word", "utterance")
@@ -183,3 +184,39 @@ def collate(items: list[dict]) -> dict:
         lengths = torch.tensor([len(i[key]) for i in items])
         batch[name] = torch.arange(int(lengths.max()))[None, :] < lengths[:, None]
     return batch
+
+
+class WholeSequences(torch.utils.data.Dataset):
+    """What the audio-to-mesh baselines (FaceFormer, CodeTalker, SelfTalk, FaceDiffuser) train on,
+    read lazily per sequence: ``audio`` (N,) 16 kHz normalised per utterance, ``motion`` (T, 3V)
+    float32 displacements from the template, ``template`` (3V,), ``speaker`` (index in
+    ``speakers``, -1 for an unseen one) and ``key``."""
+
+    def __init__(self, cache_path, split: str, speakers: tuple[str, ...] = ()):
+        self.cache = Cache(cache_path)
+        self.refs = self.cache.sequences(split)
+        self.speakers = speakers
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def __getitem__(self, index: int) -> dict:
+        ref = self.refs[index]
+        template = self.cache.template(ref.subject)
+        motion = self.cache.vertices(ref.subject, ref.sentence) - template[None]
+        return {"audio": normalise(self.cache.audio(ref.subject, ref.sentence)),
+                "motion": motion.reshape(len(motion), -1).astype(np.float32),
+                "template": template.reshape(-1).astype(np.float32),
+                "speaker": self.speakers.index(ref.subject) if ref.subject in self.speakers else -1,
+                "key": ref.key}
+
+
+def collate_whole(items: list[dict]) -> dict:
+    """A batch of one :class:`WholeSequences` item (the originals train with batch size 1 and do
+    not pad sequences of different lengths)."""
+    if len(items) != 1:
+        raise ValueError("these models train with batch size 1 (one whole sequence per step)")
+    item = items[0]
+    return {"audio": torch.from_numpy(item["audio"])[None], "motion": torch.from_numpy(item["motion"])[None],
+            "template": torch.from_numpy(item["template"])[None], "speaker": torch.tensor([item["speaker"]]),
+            "mask": torch.ones(1, len(item["motion"]), dtype=torch.bool), "keys": [item["key"]]}

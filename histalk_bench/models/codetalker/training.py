@@ -26,7 +26,8 @@ import torch
 
 from ...cache import Cache
 from ...common.errors import UserError
-from ..faceformer.api import FaceFormerSequences, collate_one, protocol_speakers
+from ..data import WholeSequences, collate_whole
+from ..faceformer.api import protocol_speakers
 from ..training import TrainOptions, fit, load_checkpoint
 from .config import SpeechConfig, VQConfig
 from .model import CodeTalker
@@ -127,7 +128,7 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, **options) 
     epochs_given = "epochs" in options
     lip = cache.regions().get("lip")
     out_dir = Path(out_dir)
-    sets = {split: FaceFormerSequences(cache_path, split, speakers) for split in ("train", "val") if cache.sequences(split)}
+    sets = {split: WholeSequences(cache_path, split, speakers) for split in ("train", "val") if cache.sequences(split)}
 
     vq_file = model_options.pop("vq_checkpoint", None)
     stage1_epochs = int(base.epochs if epochs_given else model_options.pop("stage1_epochs", 200))
@@ -165,11 +166,11 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, **options) 
 
     if not vq_file:
         task = VQTask(vq, lip, quant_loss_weight, label)
-        fit(task, sets["train"], sets.get("val"), out_dir / "stage1", replace(base, epochs=stage1_epochs), collate_one)
+        fit(task, sets["train"], sets.get("val"), out_dir / "stage1", replace(base, epochs=stage1_epochs), collate_whole)
         vq.load_state_dict(load_checkpoint(out_dir / "stage1" / "best.pt")["model"])
     model.autoencoder.load_state_dict(vq.state_dict())
     task = SpeechTask(model, lip, *weights, label, vq_source)
-    fit(task, sets["train"], sets.get("val"), out_dir, replace(base, epochs=stage2_epochs), collate_one)
+    fit(task, sets["train"], sets.get("val"), out_dir, replace(base, epochs=stage2_epochs), collate_whole)
     return out_dir
 
 

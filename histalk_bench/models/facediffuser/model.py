@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...common.errors import UserError
+from ...common.hub import missing_pretrained_message
 
 AUDIO_FPS = 50  # HuBERT's last hidden state: one vector per 20 ms
 DEFAULT_HUBERT = "facebook/hubert-base-ls960"
@@ -104,14 +105,6 @@ def _uninitialised(model_class, model_config):
     return model
 
 
-def missing_hubert_weights(model: str) -> str:
-    folder = model.rsplit("/", 1)[-1]
-    return (f"FaceDiffuser's audio encoder is pretrained {model} (the paper's setting) and its weights are not "
-            f"available here: on a machine with network run 'hf download {model} --local-dir {folder}' and pass "
-            f"--set hubert_model=PATH/{folder} (or use --allow-download); --set audio_encoder=tiny is the CPU demo "
-            f"configuration (random weights, not the paper's)")
-
-
 def _pretrained_hubert(config: FaceDiffuserConfig, allow_download: bool):
     from transformers import HubertModel
 
@@ -129,7 +122,7 @@ def _pretrained_hubert(config: FaceDiffuserConfig, allow_download: bool):
     except (OSError, ValueError) as exc:
         if folder.exists():
             raise UserError(f"could not load HuBERT weights ({exc.__class__.__name__})", folder) from None
-        raise UserError(missing_hubert_weights(source)) from None
+        raise UserError(missing_pretrained_message("FaceDiffuser's audio encoder", source, "--set hubert_model=", "--set audio_encoder=tiny")) from None
     config.hubert_weights = str(getattr(encoder.config, "_commit_hash", "") or "")
     return encoder
 

@@ -14,13 +14,12 @@ import os
 import zlib
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ...cache import Cache
 from ...common.errors import UserError
 from ...datasets.base import training_speaker_order
-from ...features.wav2vec2 import normalise
+from ..data import WholeSequences, collate_whole
 from ..training import TrainOptions, fit
 from .diffusion import CosineDiffusion
 from .model import FaceDiffuser, FaceDiffuserConfig
@@ -29,35 +28,9 @@ SIZES = ("paper", "demo")
 AUDIO_ENCODERS = ("base", "tiny", "base-random")
 
 
-class FaceDiffuserSequences(torch.utils.data.Dataset):
-    """Normalised raw audio, absolute vertices (T, 3V), flattened template and speaker index per sequence."""
-
-    def __init__(self, cache_path, split: str, speakers: tuple[str, ...]):
-        self.cache = Cache(cache_path)
-        self.refs = self.cache.sequences(split)
-        self.speakers = speakers
-
-    def __len__(self) -> int:
-        return len(self.refs)
-
-    def __getitem__(self, index: int) -> dict:
-        ref = self.refs[index]
-        vertices = self.cache.vertices(ref.subject, ref.sentence)
-        return {"audio": normalise(self.cache.audio(ref.subject, ref.sentence)),
-                "x0": vertices.reshape(len(vertices), -1).astype(np.float32),
-                "template": self.cache.template(ref.subject).reshape(-1).astype(np.float32),
-                "speaker": self.speakers.index(ref.subject) if ref.subject in self.speakers else -1,  # -1: unseen
-                "key": ref.key}
-
-
-def collate_one(items: list[dict]) -> dict:
-    """Batch size 1, as the original (sequences of different lengths are not padded)."""
-    if len(items) != 1:
-        raise ValueError("FaceDiffuser trains with batch size 1")
-    item = items[0]
-    return {"audio": torch.from_numpy(item["audio"])[None], "x0": torch.from_numpy(item["x0"])[None],
-            "template": torch.from_numpy(item["template"])[None], "speaker": torch.tensor([item["speaker"]]),
-            "mask": torch.ones(1, len(item["x0"]), dtype=torch.bool), "keys": [item["key"]]}
+def clean_vertices(batch: dict) -> torch.Tensor:
+    """x0 of the diffusion: absolute vertices (1, T, 3V), the displacements plus the template."""
+    return batch["motion"] + batch["template"][:, None]
 
 
 class FaceDiffuserTask:
@@ -67,13 +40,13 @@ class FaceDiffuserTask:
         self.huber = torch.nn.HuberLoss()
 
     def _loss(self, model, batch, speaker: torch.Tensor, steps: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        x0 = batch["x0"]
+        x0 = clean_vertices(batch)
         x_t = self.diffusion.noised(x0, steps, noise)
         estimate = model(x_t, steps, batch["audio"], speaker, batch["template"])
         return self.huber(estimate, x0[:, : estimate.shape[1]])
 
     def loss(self, model, batch):
-        x0 = batch["x0"]
+        x0 = clean_vertices(batch)
         steps = torch.randint(0, self.diffusion.steps, (1,), device=x0.device)
         loss = self._loss(model, batch, batch["speaker"], steps, torch.randn_like(x0))
         return loss, {"huber": float(loss.detach())}
@@ -81,7 +54,7 @@ class FaceDiffuserTask:
     def validate(self, model, batch):
         """The training loss at one step and noise fixed per sequence (the official validation draws
         them anew each epoch); unseen subjects: mean over every training-speaker condition."""
-        x0, speaker = batch["x0"], int(batch["speaker"][0])
+        x0, speaker = clean_vertices(batch), int(batch["speaker"][0])
         generator = torch.Generator().manual_seed(zlib.crc32(batch["keys"][0].encode()))
         steps = torch.randint(0, self.diffusion.steps, (1,), generator=generator).to(x0.device)
         noise = torch.randn(x0.shape, generator=generator).to(x0.device)
@@ -139,6 +112,6 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, size: st
     torch.manual_seed(train_options.seed)
     model = FaceDiffuser(config, allow_download=allow_download)
     model.config.encoder_config = json.loads(model.audio_encoder.config.to_json_string())  # prediction rebuilds this shape
-    val = FaceDiffuserSequences(cache_path, "val", speakers) if cache.sequences("val") else None
-    fit(FaceDiffuserTask(model), FaceDiffuserSequences(cache_path, "train", speakers), val, out_dir, train_options, collate_one)
+    val = WholeSequences(cache_path, "val", speakers) if cache.sequences("val") else None
+    fit(FaceDiffuserTask(model), WholeSequences(cache_path, "train", speakers), val, out_dir, train_options, collate_whole)
     return Path(out_dir)

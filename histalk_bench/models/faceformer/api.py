@@ -15,6 +15,7 @@ from ...common.errors import UserError
 from ...common.progress import Progress
 from ...features.wav2vec2 import normalise
 from ..base import ModelEntry, SpeechBackbone, condition_index
+from ..data import WholeSequences, collate_whole
 from ..training import TrainOptions, fit, resolve_device
 from .checkpoint import config_from_official, read_saved, rename_weight_norm
 from .model import FaceFormer, FaceFormerConfig
@@ -24,36 +25,6 @@ def protocol_speakers(cache: Cache) -> tuple[str, ...]:
     from ...datasets.base import training_speaker_order
 
     return training_speaker_order(cache.dataset, cache.subjects("train"))
-
-
-class FaceFormerSequences(torch.utils.data.Dataset):
-    """Raw audio + displacements per sequence, read lazily from the cache."""
-
-    def __init__(self, cache_path, split: str, speakers: tuple[str, ...]):
-        self.cache = Cache(cache_path)
-        self.refs = self.cache.sequences(split)
-        self.speakers = speakers
-
-    def __len__(self) -> int:
-        return len(self.refs)
-
-    def __getitem__(self, index: int) -> dict:
-        ref = self.refs[index]
-        motion = self.cache.vertices(ref.subject, ref.sentence) - self.cache.template(ref.subject)[None]
-        return {"audio": normalise(self.cache.audio(ref.subject, ref.sentence)),
-                "motion": motion.reshape(len(motion), -1).astype(np.float32),
-                "speaker": self.speakers.index(ref.subject) if ref.subject in self.speakers else -1,  # -1: unseen
-                "key": ref.key}
-
-
-def collate_one(items: list[dict]) -> dict:
-    """Batch size 1, as the original (sequences of different lengths are not padded)."""
-    if len(items) != 1:
-        raise ValueError("FaceFormer trains with batch size 1")
-    item = items[0]
-    return {"audio": torch.from_numpy(item["audio"])[None], "motion": torch.from_numpy(item["motion"])[None],
-            "speaker": torch.tensor([item["speaker"]]), "mask": torch.ones(1, len(item["motion"]), dtype=torch.bool),
-            "keys": [item["key"]]}
 
 
 class FaceFormerTask:
@@ -142,8 +113,8 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_en
     # the encoder's shape goes into the run config: prediction rebuilds it without the pretrained weights
     model.config.encoder_config = json.loads(model.audio_encoder.config.to_json_string())
     lip = cache.regions().get("lip")
-    val = FaceFormerSequences(cache_path, "val", speakers) if cache.sequences("val") else None
-    fit(FaceFormerTask(model, lip), FaceFormerSequences(cache_path, "train", speakers), val, out_dir, train_options, collate_one)
+    val = WholeSequences(cache_path, "val", speakers) if cache.sequences("val") else None
+    fit(FaceFormerTask(model, lip), WholeSequences(cache_path, "train", speakers), val, out_dir, train_options, collate_whole)
     return Path(out_dir)
 
 

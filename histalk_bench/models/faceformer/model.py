@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...common.errors import UserError
+from ...common.hub import missing_pretrained_message
 from .incremental import IncrementalDecoder
 from .masks import PeriodicPositionalEncoding, biased_causal_mask, memory_mask
 
@@ -48,15 +49,6 @@ class FaceFormerConfig:
         return cls(**values)
 
 
-def missing_base_weights(model: str) -> str:
-    """The one-line error when the paper's pretrained encoder is not available offline."""
-    folder = model.rsplit("/", 1)[-1]
-    return (f"FaceFormer's audio encoder is pretrained {model} (the paper's setting) and its weights are not "
-            f"available here: on a machine with network run 'hf download {model} --local-dir {folder}' and pass "
-            f"--wav2vec2-model PATH/{folder} (or use --allow-download); --set audio_encoder=tiny is the CPU demo "
-            f"configuration (random weights, not the paper's)")
-
-
 def _pretrained_encoder(config: FaceFormerConfig, allow_download: bool):
     """Pretrained weights for 'base' (``config.wav2vec2_model`` or the default hub id) or a folder;
     records their fingerprint (folder) or hub commit in ``config.wav2vec2_weights``."""
@@ -71,7 +63,7 @@ def _pretrained_encoder(config: FaceFormerConfig, allow_download: bool):
     try:
         encoder = load_wav2vec2(source, allow_download=allow_download)
     except UserError:
-        raise UserError(missing_base_weights(source)) from None
+        raise UserError(missing_pretrained_message("FaceFormer's audio encoder", source, "--wav2vec2-model", "--set audio_encoder=tiny")) from None
     config.wav2vec2_weights = str(getattr(encoder.config, "_commit_hash", "") or "")
     return encoder
 

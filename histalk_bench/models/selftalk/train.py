@@ -32,6 +32,7 @@ from torch import nn
 
 from ...cache import Cache
 from ...common.errors import UserError
+from ..data import WholeSequences, collate_whole
 from ..training import TrainOptions, fit
 from .model import DATASETS, TINY_ENCODER, SelfTalk, SelfTalkConfig
 
@@ -188,34 +189,6 @@ class SelfTalkTraining(SelfTalk):
             return hidden, self.text_encoder.lm_head(self.text_encoder.dropout(hidden))
 
 
-class SelfTalkSequences(torch.utils.data.Dataset):
-    """Raw audio + displacements per sequence, read lazily from the cache."""
-
-    def __init__(self, cache_path, split: str):
-        self.cache = Cache(cache_path)
-        self.refs = self.cache.sequences(split)
-
-    def __len__(self) -> int:
-        return len(self.refs)
-
-    def __getitem__(self, index: int) -> dict:
-        from ...features.wav2vec2 import normalise
-
-        ref = self.refs[index]
-        motion = self.cache.vertices(ref.subject, ref.sentence) - self.cache.template(ref.subject)[None]
-        return {"audio": normalise(self.cache.audio(ref.subject, ref.sentence)),
-                "motion": motion.reshape(len(motion), -1).astype(np.float32), "key": ref.key}
-
-
-def collate_one(items: list[dict]) -> dict:
-    """Batch size 1, as the original (sequences are not padded)."""
-    if len(items) != 1:
-        raise UserError("SelfTalk trains with batch size 1 (as the original)")
-    item = items[0]
-    return {"audio": torch.from_numpy(item["audio"])[None], "motion": torch.from_numpy(item["motion"])[None],
-            "mask": torch.ones(1, len(item["motion"]), dtype=torch.bool), "keys": [item["key"]]}
-
-
 class SelfTalkTask:
     def __init__(self, model: SelfTalkTraining, settings: dict, lip_region: np.ndarray | None):
         self.model, self.settings = model, settings
@@ -316,9 +289,9 @@ def train(cache_path: str | os.PathLike, out_dir: str | os.PathLike, *, audio_en
     model = SelfTalkTraining(config, lip, lip_region, audio_encoder=encoder, text_encoder=recogniser)
     settings = {"audio_encoder": encoder_source, "select": select,
                 "text_encoder_source": text_encoder if text_encoder in ("tiny", "none", "same") else str(Path(text_encoder).resolve())}
-    val = SelfTalkSequences(cache_path, "val") if cache.sequences("val") else None
-    fit(SelfTalkTask(model, settings, lip_region), SelfTalkSequences(cache_path, "train"), val, out_dir, train_options,
-        collate_one)
+    val = WholeSequences(cache_path, "val") if cache.sequences("val") else None
+    fit(SelfTalkTask(model, settings, lip_region), WholeSequences(cache_path, "train"), val, out_dir, train_options,
+        collate_whole)
     return Path(out_dir)
 
 
