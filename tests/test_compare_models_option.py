@@ -70,7 +70,7 @@ def test_unknown_models_are_one_error_line_listing_the_registered_ones(vocaset_c
     assert line.startswith("error: ") and "'histlak', 'nope'" in line
     from histalk_bench.models import MODELS
 
-    assert f"(registered models: {', '.join(MODELS.names())})" in line and "histalk, mean, static" in line
+    assert f"(registered models: {', '.join(MODELS.names())})" in line and "histalk, mean" in line
     assert not (tmp_path / "o").exists()
 
 

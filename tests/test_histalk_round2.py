@@ -287,5 +287,5 @@ def test_cli_refuses_a_derived_value_in_one_line_before_any_work(tmp_path):
     result = subprocess.run([sys.executable, "-m", "histalk_bench.cli.main", "train", "histalk", "--data", str(cache),
                              "--out", str(out), "--features", "mel", "--set", "fps=60"], capture_output=True, text=True)
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert result.returncode == 2 and len(errors) == 1 and "fps refused" in errors[0]
+    assert result.returncode == 2 and len(errors) == 1 and "--set fps" in errors[0] and "cache" in errors[0]
     assert "Traceback" not in result.stderr and not out.exists()

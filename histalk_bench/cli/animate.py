@@ -10,7 +10,7 @@ from .options import DEVICE, OUTPUT_FILE, OUTPUT_FOLDER, POSITIVE_INT, check_inp
 @click.command("animate")
 @click.argument("audio", type=click.Path(dir_okay=False))
 @click.option("--run", "run_dir", default=None, type=click.Path(file_okay=False), help="Run folder of a trained model.")
-@click.option("--model", default="histalk", show_default=True, help="Registered model name (histalk, faceformer).")
+@click.option("--model", default="histalk", show_default=True, help="Registered model name (histalk, faceformer, codetalker, selftalk, facediffuser).")
 @click.option("--checkpoint", default=None, type=click.Path(dir_okay=False),
               help="A checkpoint file instead of --run (e.g. FaceFormer's official vocaset.pth).")
 @click.option("--vq-checkpoint", default=None, type=click.Path(dir_okay=False),

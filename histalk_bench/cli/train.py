@@ -39,7 +39,7 @@ from .options import (
 @threads_option
 def train(model, data, out, epochs, batch_size, lr, seed, device, features, units, resume, amp, compile_, overrides,
           wav2vec2_model, allow_download, quiet, threads):
-    """Train MODEL (histalk, faceformer) and write RUN_DIR/{config.json,history.jsonl,best.pt,last.pt}.
+    """Train MODEL (histalk, faceformer, codetalker, selftalk, facediffuser) and write RUN_DIR/{config.json,history.jsonl,best.pt,last.pt}.
 
     Multi-GPU: torchrun --nproc_per_node N $(which histalk-bench) train ... (no code changes).
     """
