@@ -49,6 +49,28 @@ def best_of(function, repeats: int):
     return min(times), result
 
 
+def build_models(n_vertices: int, biwi: bool, vq_depth: int, layers: int, w2v: dict, device: torch.device):
+    """Official-layout files written to a temporary folder, then (our predictor loading them,
+    the straightforward official loop on the same states)."""
+    from histalk_bench.models.codetalker.api import CodeTalkerPredictor
+    from histalk_bench.models.codetalker.checkpoint import load_official
+
+    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"codetalker_bench_{os.getpid()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    s1 = official_stage1_state(n_vertices, biwi, depth=vq_depth, seed=0)
+    frame_width = 8 * s1["quantize.embedding.weight"].shape[1] if biwi else 1024
+    s2 = official_stage2_state(n_vertices, biwi, frame_width, layers=layers, encoder_config=w2v, seed=1)
+    torch.save({"state_dict": s1}, folder / "stage1.pth.tar")
+    torch.save({"state_dict": s2}, folder / "stage2.pth.tar")
+    predictor = CodeTalkerPredictor(load_official(folder / "stage2.pth.tar", folder / "stage1.pth.tar"), device)
+    official = OfficialCodeTalker(s2, s1, biwi, w2v).to(device)
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+
+    return predictor, official
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", choices=("vocaset", "biwi"), default="vocaset")
@@ -71,22 +93,8 @@ def main() -> None:
     conditions = min(args.conditions, 6 if biwi else 8)
     w2v = {"num_hidden_layers": args.w2v_layers}
 
-    from histalk_bench.models.codetalker.api import CodeTalkerPredictor
-    from histalk_bench.models.codetalker.checkpoint import load_official
-
-    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"codetalker_bench_{os.getpid()}"
-    folder.mkdir(parents=True, exist_ok=True)
-    s1 = official_stage1_state(n_vertices, biwi, depth=args.vq_depth, seed=0)
-    frame_width = 8 * s1["quantize.embedding.weight"].shape[1] if biwi else 1024
-    s2 = official_stage2_state(n_vertices, biwi, frame_width, layers=layers, encoder_config=w2v, seed=1)
-    torch.save({"state_dict": s1}, folder / "stage1.pth.tar")
-    torch.save({"state_dict": s2}, folder / "stage2.pth.tar")
+    predictor, official = build_models(n_vertices, biwi, args.vq_depth, layers, w2v, torch.device(args.device))
     device = torch.device(args.device)
-    predictor = CodeTalkerPredictor(load_official(folder / "stage2.pth.tar", folder / "stage1.pth.tar"), device)
-    official = OfficialCodeTalker(s2, s1, biwi, w2v).to(device)
-    for path in folder.iterdir():
-        path.unlink()
-    folder.rmdir()
 
     rng = np.random.default_rng(0)
     audio = (0.1 * rng.standard_normal(int(16000 * args.seconds))).astype(np.float32)
