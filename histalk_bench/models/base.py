@@ -163,6 +163,19 @@ class ModelEntry:
         return type(self).load_audio_predictor is not ModelEntry.load_audio_predictor
 
 
+def whole_sequence_training_reasons(title: str, options: dict) -> dict[str, str]:
+    """The ``train`` options that a raw-audio model trained as its original (batch size 1, whole
+    sequences, no linguistic units) does not read: {option: reason}, ``title`` e.g. 'FaceFormer'."""
+    reasons = {}
+    if options.get("batch_size", 1) != 1:
+        reasons["batch_size"] = (f"is not read: {title} trains with batch size 1 (sequences of different lengths "
+                                 "are not padded, as the original)")
+    reasons.update({"max_frames": f"is not read: {title} trains on whole sequences (no cropping)",
+                    "features": f"does not apply: {title.lower()} encodes raw audio",
+                    "units": f"does not apply: {title.lower()} has no linguistic units (a HiSTalk option)"})
+    return reasons
+
+
 def condition_index(speakers: tuple[str, ...], condition: str | None) -> int:
     """Index of speaker ``condition`` in the training speakers (the first when None; -1 when the
     model has no speaker conditions); an unknown name is a UserError listing the choices."""

@@ -14,7 +14,7 @@ from ...cache import Cache, SequenceRef
 from ...common.errors import UserError
 from ...common.progress import Progress
 from ...features.wav2vec2 import normalise
-from ..base import ModelEntry, SpeechBackbone, condition_index
+from ..base import ModelEntry, SpeechBackbone, condition_index, whole_sequence_training_reasons
 from ..training import resolve_device
 from .checkpoint import load_official
 from .model import CodeTalker
@@ -169,13 +169,7 @@ class CodeTalkerEntry(ModelEntry):
         with audio_encoder=base; predictions: no wav2vec2 folder (the checkpoint holds the encoder)."""
         reasons = super().unused_options(command, options)
         if command == "train":
-            if options.get("batch_size", 1) != 1:
-                reasons["batch_size"] = ("is not read: CodeTalker trains with batch size 1 (sequences of different "
-                                         "lengths are not padded, as the original)")
-            reasons.update({
-                "max_frames": "is not read: CodeTalker trains on whole sequences (no cropping)",
-                "features": "does not apply: codetalker encodes raw audio",
-                "units": "does not apply: codetalker has no linguistic units (a HiSTalk option)"})
+            reasons.update(whole_sequence_training_reasons("CodeTalker", options))
             if options.get("vq_checkpoint"):
                 reasons.update({name: "does not apply: vq_checkpoint supplies stage 1 (its file fixes the VQ-VAE)"
                                 for name in _VQ_SIZES})

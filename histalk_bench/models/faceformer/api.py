@@ -14,7 +14,7 @@ from ...cache import Cache, SequenceRef
 from ...common.errors import UserError
 from ...common.progress import Progress
 from ...features.wav2vec2 import normalise
-from ..base import ModelEntry, SpeechBackbone, condition_index
+from ..base import ModelEntry, SpeechBackbone, condition_index, whole_sequence_training_reasons
 from ..data import WholeSequences, collate_whole
 from ..training import TrainOptions, fit, resolve_device
 from .checkpoint import config_from_official, read_saved, rename_weight_norm
@@ -256,13 +256,7 @@ class FaceFormerEntry(ModelEntry):
         (the checkpoint holds the encoder)."""
         reasons = super().unused_options(command, options)
         if command == "train":
-            if options.get("batch_size", 1) != 1:
-                reasons["batch_size"] = ("is not read: FaceFormer trains with batch size 1 (sequences of different "
-                                         "lengths are not padded, as the original)")
-            reasons.update({
-                "max_frames": "is not read: FaceFormer trains on whole sequences (no cropping)",
-                "features": "does not apply: faceformer encodes raw audio",
-                "units": "does not apply: faceformer has no linguistic units (a HiSTalk option)"})
+            reasons.update(whole_sequence_training_reasons("FaceFormer", options))
             encoder = options.get("audio_encoder", "base")
             if encoder != "base":
                 reasons.update({name: f"only acts with audio_encoder=base (pretrained weights), not '{encoder}'"

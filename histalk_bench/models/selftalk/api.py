@@ -12,7 +12,7 @@ import torch
 from ...cache import Cache, SequenceRef
 from ...common.errors import UserError
 from ...features.wav2vec2 import normalise
-from ..base import ModelEntry, SpeechBackbone
+from ..base import ModelEntry, SpeechBackbone, whole_sequence_training_reasons
 from ..training import resolve_device
 from .checkpoint import load_model, load_notes
 from .model import SelfTalk
@@ -123,12 +123,8 @@ class SelfTalkEntry(ModelEntry):
         folder (the checkpoint holds the encoder)."""
         reasons = super().unused_options(command, options)
         if command == "train":
-            if options.get("batch_size", 1) != 1:
-                reasons["batch_size"] = "is not read: SelfTalk trains with batch size 1 (as the original)"
+            reasons.update(whole_sequence_training_reasons("SelfTalk", options))
             reasons.update({
-                "max_frames": "is not read: SelfTalk trains on whole sequences (no cropping)",
-                "features": "does not apply: selftalk encodes raw audio",
-                "units": "does not apply: selftalk has no linguistic units (a HiSTalk option)",
                 "allow_download": "is not read: selftalk loads pretrained weights only from a local folder (--wav2vec2-model DIR)"})
             encoder = options.get("audio_encoder", "xlsr")
             if encoder != "xlsr":
