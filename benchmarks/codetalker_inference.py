@@ -21,11 +21,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _timing import best_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -34,19 +34,6 @@ from _official_codetalker import (
     official_stage1_state,
     official_stage2_state,
 )
-
-
-def best_of(function, repeats: int):
-    times, result = [], None
-    for _ in range(repeats):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        result = function()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def build_models(n_vertices: int, biwi: bool, vq_depth: int, layers: int, w2v: dict, device: torch.device):

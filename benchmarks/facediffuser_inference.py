@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import torch
+from _timing import best_of
 
 from histalk_bench.models.facediffuser.diffusion import CosineDiffusion
 from histalk_bench.models.facediffuser.model import FaceDiffuser, FaceDiffuserConfig
@@ -67,19 +67,6 @@ def sample_ours(model, diffusion, audio, template, frames, conditions, seed):
         return model.denoise(x_t, embeddings[step:step + 1], cond, style, template)
 
     return diffusion.sample(denoise, (1, frames, template.shape[1]), seed, batch=len(conditions), device=audio.device)
-
-
-def best_of(function, repeats: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeats):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        result = function()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def main() -> None:

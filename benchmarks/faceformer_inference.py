@@ -15,21 +15,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import torch
+from _timing import best_of
 
 from histalk_bench.models.faceformer.model import FaceFormer, FaceFormerConfig
-
-
-def best_of(function, repeats: int) -> tuple[float, object]:
-    """Fastest wall-clock seconds of ``repeats`` calls and the last result."""
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def build(dataset: str, device) -> FaceFormer:
