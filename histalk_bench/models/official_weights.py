@@ -16,6 +16,10 @@ from pathlib import Path
 
 from ..common.errors import UserError
 
+# A random-weight wav2vec2/HuBERT of the same layout, for CPU demos and tests (not any paper's setting).
+TINY_ENCODER = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+                "conv_dim": (32,) * 7, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 4}
+
 _WEIGHT_NORM = {".weight_g": ".parametrizations.weight.original0", ".weight_v": ".parametrizations.weight.original1"}
 
 
@@ -74,3 +78,21 @@ def read_saved(path: str | os.PathLike) -> dict:
     if not isinstance(saved, dict):
         raise UserError("checkpoint is not a state dict", path)
     return saved
+
+
+def uninitialised(model_class, model_config):
+    """``model_class(model_config)`` without the random initialisation (seconds for a base-sized
+    encoder) when transformers offers it: the weights come from a checkpoint.  ``masked_spec_embed``,
+    absent from some official checkpoints and used only in training, is initialised as usual."""
+    import torch
+
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:  # older transformers: initialise normally
+        return model_class(model_config)
+    with no_init_weights():
+        model = model_class(model_config)
+    if getattr(model, "masked_spec_embed", None) is not None:
+        with torch.no_grad():
+            model.masked_spec_embed.uniform_()
+    return model

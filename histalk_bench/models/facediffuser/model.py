@@ -18,11 +18,10 @@ from torch import nn
 
 from ...common.errors import UserError
 from ...common.hub import missing_pretrained_message
+from ..official_weights import TINY_ENCODER, uninitialised
 
 AUDIO_FPS = 50  # HuBERT's last hidden state: one vector per 20 ms
 DEFAULT_HUBERT = "facebook/hubert-base-ls960"
-TINY_ENCODER = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-                "conv_dim": (32,) * 7, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 4}
 
 
 @dataclass
@@ -90,21 +89,6 @@ def usable_frames(n_states: int, n_frames: int, fps: float) -> int:
     return n_frames
 
 
-def _uninitialised(model_class, model_config):
-    """``model_class(model_config)`` without the random initialisation when transformers offers it
-    (the weights come from a checkpoint)."""
-    try:
-        from transformers.initialization import no_init_weights
-    except ImportError:
-        return model_class(model_config)
-    with no_init_weights():
-        model = model_class(model_config)
-    if getattr(model, "masked_spec_embed", None) is not None:
-        with torch.no_grad():
-            model.masked_spec_embed.uniform_()
-    return model
-
-
 def _pretrained_hubert(config: FaceDiffuserConfig, allow_download: bool):
     from transformers import HubertModel
 
@@ -134,7 +118,7 @@ def build_audio_encoder(config: FaceDiffuserConfig, allow_download: bool = False
 
     if config.encoder_config is not None:
         encoder_config = HubertConfig(**config.encoder_config)
-        return HubertModel(encoder_config) if initialise else _uninitialised(HubertModel, encoder_config)
+        return HubertModel(encoder_config) if initialise else uninitialised(HubertModel, encoder_config)
     if config.audio_encoder == "tiny":
         return HubertModel(HubertConfig(**TINY_ENCODER))
     if config.audio_encoder == "base-random":

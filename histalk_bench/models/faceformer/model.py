@@ -14,11 +14,9 @@ from torch import nn
 
 from ...common.errors import UserError
 from ...common.hub import missing_pretrained_message
+from ..official_weights import TINY_ENCODER, uninitialised
 from .incremental import IncrementalDecoder
 from .masks import PeriodicPositionalEncoding, biased_causal_mask, memory_mask
-
-TINY_ENCODER = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-                "conv_dim": (32,) * 7, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 4}
 
 
 @dataclass
@@ -68,22 +66,6 @@ def _pretrained_encoder(config: FaceFormerConfig, allow_download: bool):
     return encoder
 
 
-def _uninitialised(model_class, model_config):
-    """``model_class(model_config)`` without the random initialisation (seconds for a base-sized
-    encoder) when transformers offers it: the weights come from a checkpoint.  ``masked_spec_embed``,
-    absent from some official checkpoints and used only in training, is initialised as usual."""
-    try:
-        from transformers.initialization import no_init_weights
-    except ImportError:  # older transformers: initialise normally
-        return model_class(model_config)
-    with no_init_weights():
-        model = model_class(model_config)
-    if getattr(model, "masked_spec_embed", None) is not None:
-        with torch.no_grad():
-            model.masked_spec_embed.uniform_()
-    return model
-
-
 def build_audio_encoder(config: FaceFormerConfig, allow_download: bool = False, initialise: bool = True):
     """A transformers ``Wav2Vec2Model``: pretrained ('base' or a folder) or randomly initialised
     ('tiny', 'base-random'); an ``encoder_config`` (official checkpoints, saved runs) builds that
@@ -92,7 +74,7 @@ def build_audio_encoder(config: FaceFormerConfig, allow_download: bool = False, 
 
     if config.encoder_config is not None:
         encoder_config = Wav2Vec2Config(**config.encoder_config)
-        encoder = Wav2Vec2Model(encoder_config) if initialise else _uninitialised(Wav2Vec2Model, encoder_config)
+        encoder = Wav2Vec2Model(encoder_config) if initialise else uninitialised(Wav2Vec2Model, encoder_config)
     elif config.audio_encoder == "tiny":
         encoder = Wav2Vec2Model(Wav2Vec2Config(**TINY_ENCODER))
     elif config.audio_encoder == "base-random":

@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..official_weights import TINY_ENCODER as BASE_TINY_ENCODER
+
 DATASETS = {"vocaset": (30.0, 1), "biwi": (25.0, 2)}  # dataset -> (frames per second, 50 Hz features per frame)
-TINY_ENCODER = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-                "conv_dim": (32,) * 7, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 4,
-                "feat_extract_norm": "layer", "do_stable_layer_norm": True, "conv_bias": True}
+TINY_ENCODER = {**BASE_TINY_ENCODER, "feat_extract_norm": "layer", "do_stable_layer_norm": True, "conv_bias": True}
 
 
 @dataclass
@@ -56,10 +56,10 @@ def build_encoder(encoder_config: dict, initialise: bool = True):
     skips the random initialisation (the weights come from a checkpoint)."""
     from transformers import Wav2Vec2Config, Wav2Vec2Model
 
-    from ..faceformer.model import _uninitialised
+    from ..official_weights import uninitialised
 
     config = Wav2Vec2Config(**encoder_config)
-    encoder = Wav2Vec2Model(config) if initialise else _uninitialised(Wav2Vec2Model, config)
+    encoder = Wav2Vec2Model(config) if initialise else uninitialised(Wav2Vec2Model, config)
     encoder.freeze_feature_encoder()
     return encoder
 
